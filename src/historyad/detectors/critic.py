@@ -1,0 +1,99 @@
+"""CriticDetector (seed 001 §5.1): the WGAN critic's output is the anomaly score."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from historyad.detectors.gan_base import GANDetector, frozen_copy, prefixed
+
+
+class CriticDetector(GANDetector):
+    """Score = D(x), the trained critic's output.
+
+    Our critics are trained to be low on real data and high on generated data (the optimal
+    dual variable is negative on real data, seed 001 §5.1), so higher = more anomalous.
+    ``threshold_mode="interval"`` gives seed 001's confidence interval: a sample is an
+    anomaly when its score falls outside [min, max] of the training scores
+    (``threshold_low_``, ``threshold_``); ``"quantile"`` uses ``contamination``.
+    """
+
+    def __init__(
+        self,
+        *,
+        loss: str = "wgan-gp",
+        n_epochs: float = 5.0,
+        batch_size: int = 64,
+        n_critic: int = 5,
+        gp_lambda: float = 10.0,
+        gan_lr: float = 1e-4,
+        net_size: str = "cpu",
+        width: int | None = None,
+        latent_dim: int | None = None,
+        threshold_mode: Literal["quantile", "interval"] = "quantile",
+        contamination: float = 0.05,
+        standardize: str | bool = "auto",
+        device: str = "cpu",
+        random_state: int = 0,
+        progress: bool = False,
+    ) -> None:
+        self.loss = loss
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.n_critic = n_critic
+        self.gp_lambda = gp_lambda
+        self.gan_lr = gan_lr
+        self.net_size = net_size
+        self.width = width
+        self.latent_dim = latent_dim
+        self.threshold_mode = threshold_mode
+        self.contamination = contamination
+        self.standardize = standardize
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.threshold_mode not in ("quantile", "interval"):
+            raise ValueError(
+                f"threshold_mode={self.threshold_mode!r} is not allowed; "
+                "use 'quantile' or 'interval'"
+            )
+
+    def fit(self, X: Any, y: Any = None) -> CriticDetector:
+        super().fit(X, y)
+        if self.threshold_mode == "interval":
+            self.threshold_low_ = float(np.min(self.decision_scores_))
+            self.threshold_ = float(np.max(self.decision_scores_))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0/1; in interval mode 1 when the score is outside [threshold_low_, threshold_]."""
+        s = self.decision_function(X)
+        if self.threshold_mode == "interval":
+            return ((s > self.threshold_) | (s < self.threshold_low_)).astype(np.int64)
+        return (s > self.threshold_).astype(np.int64)
+
+    def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
+        self.critic_ = frozen_copy(run.critic).to(self._device)
+
+    def _score(self, X: torch.Tensor) -> torch.Tensor:
+        return self.critic_(X)  # (B,)
+
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        return prefixed("critic", self.critic_)
+
+    def _extra_meta(self) -> dict[str, Any]:
+        extra = super()._extra_meta()
+        if self.threshold_mode == "interval":
+            extra["threshold_low"] = self.threshold_low_
+        return extra
+
+    def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        self.latent_dim_ = int(meta["latent_dim"])
+        self.critic_ = self._restore("critic", tensors)
+        if "threshold_low" in meta:
+            self.threshold_low_ = float(meta["threshold_low"])

@@ -1,0 +1,123 @@
+"""Run several detectors on one split, sharing a single trained GAN between the GAN-based
+ones, and return the records of ``metrics.json``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from historyad.detectors.base import BaseDetector
+from historyad.detectors.gan_base import GANDetector
+from historyad.detectors.registry import get_detector
+from historyad.evaluation.metrics import auprc, auroc
+
+logger = logging.getLogger(__name__)
+
+GAN_KEYS = ("loss", "n_epochs", "batch_size", "n_critic", "gp_lambda", "gan_lr", "net_size",
+            "width", "latent_dim", "device", "random_state", "standardize")
+
+
+@dataclass
+class Result:
+    """One row of ``metrics.json`` (plus the scores, kept in memory for figures)."""
+
+    detector: str
+    dataset: str
+    protocol: str
+    anomaly: str
+    auprc: float
+    auroc: float
+    fit_seconds: float
+    score_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+    scores: np.ndarray | None = None
+    model: BaseDetector | None = None
+
+    def record(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in (
+            "detector", "dataset", "protocol", "anomaly", "auprc", "auroc",
+            "fit_seconds", "score_seconds")}
+        out.update(self.extra)
+        return out
+
+
+def evaluate_detectors(
+    X_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    detectors: dict[str, dict[str, Any]],
+    *,
+    gan: dict[str, Any] | None = None,
+    history: dict[str, Any] | None = None,
+    dataset: str = "",
+    protocol: str = "",
+    anomaly: str = "",
+    keep_models: bool = False,
+) -> list[Result]:
+    """Fit each detector ``{label: {"name": registry name, **params}}`` on ``X_train`` and
+    score ``X_test``. GAN detectors share one GAN trained with ``gan`` params and, when
+    HistoryAD is among them, a recorded history (``history``: saves_per_epoch, alpha, beta)."""
+    from historyad.training.trainer import train_gan
+
+    gan = dict(gan or {})
+    results: list[Result] = []
+    run, gan_seconds = None, 0.0
+    for label, spec in detectors.items():
+        spec = dict(spec)
+        klass = get_detector(spec.pop("name", label))
+        if issubclass(klass, GANDetector):
+            params = {**gan, **spec}
+            if run is None:
+                t0 = time.perf_counter()
+                proto = get_detector("historyad")(**{**gan, **(history or {})})
+                proto._check_params()
+                prepared = _prepare(proto, X_train)
+                run = train_gan(
+                    prepared,
+                    proto._gan_config(),
+                    proto._net_config(),
+                    proto._history_config(),
+                )
+                gan_seconds = time.perf_counter() - t0
+                logger.info("shared GAN trained in %.1f s", gan_seconds)
+            if klass.needs_history:
+                params.update(history or {})
+            det = klass.from_gan(run, **params)
+        else:
+            det = klass(**spec)
+        t0 = time.perf_counter()
+        det.fit(X_train)
+        fit_s = time.perf_counter() - t0 + (gan_seconds if isinstance(det, GANDetector) else 0.0)
+        t0 = time.perf_counter()
+        scores = det.decision_function(X_test)
+        score_s = time.perf_counter() - t0
+        res = Result(
+            detector=label,
+            dataset=dataset,
+            protocol=protocol,
+            anomaly=str(anomaly),
+            auprc=auprc(y_test, scores),
+            auroc=auroc(y_test, scores),
+            fit_seconds=round(fit_s, 3),
+            score_seconds=round(score_s, 3),
+            scores=scores,
+            model=det if keep_models else None,
+        )
+        logger.info("%s %s: AUPRC %.3f AUROC %.3f", label, anomaly, res.auprc, res.auroc)
+        results.append(res)
+    return results
+
+
+def _prepare(proto: BaseDetector, X: np.ndarray) -> Any:
+    """The preprocessed training tensor, exactly as ``fit`` will build it."""
+    from historyad.detectors.base import to_numpy
+
+    Xn = to_numpy(X)
+    proto.input_shape_ = tuple(Xn.shape[1:])
+    proto.kind_ = {1: "table", 2: "series", 3: "image"}[len(proto.input_shape_)]
+    proto._fit_scaler(Xn)
+    return proto._to_tensor(Xn)

@@ -1,0 +1,184 @@
+"""The scikit-learn contract, checked for every registered detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from historyad.detectors.base import BaseDetector, DetectorFileError
+from historyad.detectors.registry import DETECTORS, get_detector
+
+# Tiny schedules so the whole contract runs in seconds on 2 CPU cores.
+_GAN_FAST: dict[str, Any] = {"n_epochs": 0.5, "batch_size": 32, "width": 16}
+FAST: dict[str, dict[str, Any]] = {
+    "knn": {"n_neighbors": 3},
+    "critic": _GAN_FAST,
+    "encoder": {**_GAN_FAST, "encoder_epochs": 1.0},
+    "inversion": {**_GAN_FAST, "inversion_steps": 5},
+    "historyad": {
+        **_GAN_FAST,
+        "n_epochs": 1.0,
+        "alpha": 0.2,
+        "saves_per_epoch": 10,
+        "dtv_steps": 20,
+    },
+}
+NAMES = sorted(DETECTORS)
+
+
+def make(name: str, **extra: Any) -> BaseDetector:
+    return get_detector(name)(**{**FAST[name], **extra})
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(320, 4)).astype(np.float32)
+    X_test = np.vstack([rng.normal(size=(20, 4)), rng.normal(4.0, 1.0, size=(20, 4))])
+    return X, X_test.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def fitted(data: tuple[np.ndarray, np.ndarray]) -> dict[str, BaseDetector]:
+    X, _ = data
+    return {name: make(name).fit(X) for name in NAMES}
+
+
+def test_registry_covers_the_four_paper_detectors_and_knn() -> None:
+    assert set(NAMES) == {"historyad", "critic", "encoder", "inversion", "knn"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_init_only_stores_params(name: str) -> None:
+    det = get_detector(name)()
+    params = det.get_params()
+    assert params  # every param is readable back
+    assert not [k for k in vars(det) if k.endswith("_") and not k.startswith("_")]
+    clone(det)  # sklearn's clone works: __init__ stores arguments unchanged
+    with pytest.raises(TypeError):
+        get_detector(name)(1)  # keyword-only
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_returns_self_and_sets_fitted_attributes(name: str, data: Any) -> None:
+    X, _ = data
+    det = make(name)
+    assert det.fit(X) is det
+    assert det.decision_scores_.shape == (len(X),)
+    assert np.isfinite(det.threshold_)
+    assert det.input_shape_ == (4,)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_not_fitted_error(name: str, data: Any) -> None:
+    with pytest.raises(NotFittedError):
+        make(name).decision_function(data[1])
+    with pytest.raises(NotFittedError):
+        make(name).predict(data[1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scores_shapes_predict_and_sign(name: str, data: Any, fitted: dict) -> None:
+    _, X_test = data
+    det = fitted[name]
+    s = det.decision_function(X_test)
+    assert s.shape == (len(X_test),) and np.isfinite(s).all()
+    np.testing.assert_array_equal(det.predict(X_test), (s > det.threshold_).astype(int))
+    assert set(np.unique(det.predict(X_test))) <= {0, 1}
+    # threshold from training scores only: the (1 - contamination) quantile
+    assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 0.95))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_input_gives_same_scores(name: str, data: Any, fitted: dict) -> None:
+    _, X_test = data
+    det = fitted[name]
+    np.testing.assert_allclose(
+        det.decision_function(torch.from_numpy(X_test)), det.decision_function(X_test)
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_scores(name: str, data: Any, fitted: dict) -> None:
+    X, X_test = data
+    again = make(name).fit(X)
+    np.testing.assert_allclose(
+        again.decision_function(X_test), fitted[name].decision_function(X_test), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_save_load_round_trip(name: str, data: Any, fitted: dict, tmp_path: Path) -> None:
+    _, X_test = data
+    det = fitted[name]
+    path = det.save(tmp_path / f"{name}.safetensors")
+    loaded = BaseDetector.load(path)
+    assert type(loaded) is type(det)
+    assert loaded.get_params() == det.get_params()
+    np.testing.assert_array_equal(loaded.decision_function(X_test), det.decision_function(X_test))
+    np.testing.assert_array_equal(loaded.predict(X_test), det.predict(X_test))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_truncated_or_tampered_file_is_refused(
+    name: str, fitted: dict, tmp_path: Path
+) -> None:
+    path = fitted[name].save(tmp_path / "det.safetensors")
+    raw = path.read_bytes()
+    (tmp_path / "trunc.safetensors").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(DetectorFileError, match="truncated or corrupt"):
+        BaseDetector.load(tmp_path / "trunc.safetensors")
+    tampered = bytearray(raw)
+    tampered[-3] ^= 0xFF  # flip bits in the last tensor's data
+    (tmp_path / "tamper.safetensors").write_bytes(bytes(tampered))
+    with pytest.raises(DetectorFileError, match="SHA-256"):
+        BaseDetector.load(tmp_path / "tamper.safetensors")
+    with pytest.raises(DetectorFileError, match="no detector file"):
+        BaseDetector.load(tmp_path / "missing.safetensors")
+
+
+BAD_INPUTS = [
+    (np.array([[np.nan, 0, 0, 0]], dtype=np.float32), ValueError, "NaN"),
+    (np.array([[np.inf, 0, 0, 0]], dtype=np.float32), ValueError, "NaN or infinite"),
+    (np.zeros(4, dtype=np.float32), ValueError, "rank 1"),
+    (np.zeros((2, 1, 1, 4, 1), dtype=np.float32), ValueError, "rank 5"),
+    (np.zeros((0, 4), dtype=np.float32), ValueError, "empty"),
+    (np.array([["a", "b", "c", "d"]]), TypeError, "dtype"),
+    (np.zeros((3, 5), dtype=np.float32), ValueError, "per-sample shape"),
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("bad,exc,match", BAD_INPUTS)
+def test_bad_inputs_raise_clearly(
+    name: str, fitted: dict, bad: np.ndarray, exc: type, match: str
+) -> None:
+    with pytest.raises(exc, match=match):
+        fitted[name].decision_function(bad)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_rejects_bad_input_and_params(name: str) -> None:
+    with pytest.raises(ValueError, match="NaN"):
+        make(name).fit(np.full((10, 4), np.nan, dtype=np.float32))
+    with pytest.raises(ValueError, match="contamination"):
+        make(name, contamination=0.9).fit(np.zeros((10, 4), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 8, 8), (6, 24)], ids=["image-1x8x8", "series-6x24"]
+)
+@pytest.mark.parametrize("name", ["critic", "historyad"])
+def test_images_and_series(name: str, shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(1)
+    X = np.tanh(rng.normal(size=(128, *shape))).astype(np.float32)
+    det = make(name).fit(X)
+    assert det.decision_function(X[:7]).shape == (7,)
+    with pytest.raises(ValueError, match="per-sample shape"):
+        det.decision_function(X[:, :, :4])

@@ -134,5 +134,5 @@ def train_encoder(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    logger.info("encoder trained for %d steps, final loss %.4f", steps, float(loss))
+    logger.info("encoder trained for %d steps, final loss %.4f", steps, float(loss.detach()))
     return encoder.eval()

@@ -96,11 +96,13 @@ class GANDetector(BaseDetector):
 
     # -- helpers for persistence -------------------------------------------------------
     def _build(self, which: str) -> nn.Module:
+        """A freshly initialised net (seeded from ``random_state``) of the fitted shape."""
         from historyad.nn.factory import build_critic, build_encoder, build_generator
 
         cfg = NetConfig(size=self.net_size, width=self.width, latent_dim=self.latent_dim_)
         builder = {"generator": build_generator, "critic": build_critic, "encoder": build_encoder}
-        return builder[which](tuple(self.input_shape_), cfg).to(self._device)
+        seed = self.random_state + {"generator": 0, "critic": 1, "encoder": 2}[which]
+        return builder[which](tuple(self.input_shape_), cfg, seed=seed).to(self._device)
 
     def _extra_meta(self) -> dict[str, Any]:
         return {"latent_dim": self.latent_dim_}

@@ -190,7 +190,7 @@ class HistoryAD(GANDetector):
         dtv.train()
         for step in range(1, self.dtv_steps + 1):
             if pool_pos + bs > pool_size:  # refresh the pool of history samples
-                pool = sampler.sample(pool_size, rng=rng).to(X.device)
+                pool = sampler.sample(pool_size, rng=rng, generator=gen).to(X.device)
                 pool_pos = 0
             x_hist = pool[pool_pos : pool_pos + bs]  # (B, *shape)
             pool_pos += bs
@@ -206,7 +206,7 @@ class HistoryAD(GANDetector):
             if step % 50 == 0 or step == self.dtv_steps:
                 self.dtv_records_["step"].append(step)
                 self.dtv_records_["tv"].append(tv_estimate(d_data.detach(), d_hist.detach()))
-                self.dtv_records_["loss"].append(float(loss))
+                self.dtv_records_["loss"].append(float(loss.detach()))
                 if val is not None:
                     self._record_val(dtv, val)
         if not np.isfinite(self.dtv_records_["loss"][-1]):

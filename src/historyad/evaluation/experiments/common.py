@@ -8,14 +8,20 @@ Each experiment module exposes ``run(ctx: RunContext) -> list[dict]``; records f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from historyad.evaluation.report import write_metrics
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 RECORD_KEYS = ("detector", "dataset", "protocol", "anomaly", "auprc", "auroc",
                "fit_seconds", "score_seconds")
@@ -86,3 +92,80 @@ def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
+
+
+def build_config(cls: type[T], ctx: RunContext, quick: dict[str, Any] | None = None) -> T:
+    """An experiment config dataclass: defaults, then ``quick`` when ``ctx.quick``, then the
+    ``[experiment]`` overrides of ``ctx.config`` (unknown keys are rejected)."""
+    base = dataclasses.asdict(cls())  # type: ignore[call-overload]
+    unknown = sorted(set(ctx.config) - set(base))
+    if unknown:
+        raise ValueError(
+            f"[experiment] keys {unknown} are unknown to {cls.__name__}; "
+            f"allowed: {sorted(base)}"
+        )
+    if ctx.quick and quick:
+        base = merge(base, quick)
+    return cls(**merge(base, ctx.config))
+
+
+def result_tables(
+    records: list[dict[str, Any]], *, paper: dict[str, dict[str, dict[str, float]]] | None = None
+) -> str:
+    """AUPRC and AUROC markdown tables (rows = detectors, columns = anomalies, mean);
+    ``paper = {metric: {row label: {anomaly: value}}}`` adds the paper's rows."""
+    from historyad.evaluation.report import pivot_table
+
+    if not records:
+        return "_no results_"
+    parts = []
+    for metric in ("auprc", "auroc"):
+        parts.append(pivot_table(records, metric, paper=(paper or {}).get(metric)))
+    return "\n\n".join(parts)
+
+
+def figures_md(paths: list[Path], out_dir: Path) -> str:
+    """Markdown image links to ``paths`` relative to ``out_dir``."""
+    return "\n".join(f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in paths)
+
+
+def timed(fn: Callable[[], R]) -> tuple[R, float]:
+    """``(fn(), seconds)``."""
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def fit_and_score(
+    label: str,
+    detector: Any,
+    X_train: Any,
+    X_test: Any,
+    y_test: Any,
+    *,
+    dataset: str,
+    protocol: str,
+    anomaly: str,
+    extra_fit_seconds: float = 0.0,
+    **extra: Any,
+) -> tuple[dict[str, Any], Any]:
+    """Fit ``detector`` on ``X_train``, score ``X_test`` and return ``(record, scores)``.
+
+    ``extra_fit_seconds`` adds time spent outside ``fit`` (e.g. a shared GAN's training)."""
+    from historyad.evaluation.metrics import auprc, auroc
+
+    _, fit_s = timed(lambda: detector.fit(X_train))
+    scores, score_s = timed(lambda: detector.decision_function(X_test))
+    rec = {
+        "detector": label,
+        "dataset": dataset,
+        "protocol": protocol,
+        "anomaly": str(anomaly),
+        "auprc": auprc(y_test, scores),
+        "auroc": auroc(y_test, scores),
+        "fit_seconds": round(fit_s + extra_fit_seconds, 3),
+        "score_seconds": round(score_s, 3),
+        **extra,
+    }
+    logger.info("%s %s: AUPRC %.3f AUROC %.3f", label, anomaly, rec["auprc"], rec["auroc"])
+    return rec, scores

@@ -144,6 +144,55 @@ def test_resume_is_bit_identical(tmp_path: Path, family: str) -> None:
     assert all(torch.equal(avg_full[k], avg_res[k]) for k in avg_full)
 
 
+def test_lr_decay_schedule_and_resume_with_same_n_epochs(tmp_path: Path) -> None:
+    from historyad.training.trainer import _lr_at
+
+    cfg = small_cfg(lr=1e-3, lr_decay=0.1)
+    assert _lr_at(cfg, 0, 11) == pytest.approx(1e-3)
+    assert _lr_at(cfg, 5, 11) == pytest.approx(0.55e-3)
+    assert _lr_at(cfg, 10, 11) == pytest.approx(1e-4)
+    X = ring(256)
+    full = train_gan(X, cfg, TINY)
+
+    def kill(gen_iter: int, record: dict[str, float]) -> None:
+        if gen_iter == 6:  # mid epoch 2 (4 iterations per epoch)
+            raise Kill
+
+    with pytest.raises(Kill):
+        train_gan(X, small_cfg(lr=1e-3, lr_decay=0.1, checkpoint_dir=str(tmp_path)), TINY,
+                  callback=kill)
+    resumed = train_gan(X, small_cfg(lr=1e-3, lr_decay=0.1, checkpoint_dir=str(tmp_path)), TINY,
+                        resume=True)
+    assert_identical(full, resumed)
+
+
+def test_resume_from_a_fractional_epoch(tmp_path: Path) -> None:
+    X = ring(256)
+    full = train_gan(X, small_cfg(), TINY)
+    train_gan(X, small_cfg(n_epochs=1.5, checkpoint_dir=str(tmp_path)), TINY)  # ends mid-epoch
+    resumed = train_gan(X, small_cfg(checkpoint_dir=str(tmp_path)), TINY, resume=True)
+    assert_identical(full, resumed)
+
+
+def test_disk_history_beside_checkpoints_resumes(tmp_path: Path) -> None:
+    X = ring(256)
+    mem = HistoryConfig(saves_per_epoch=3, alpha=0.0)
+    disk = HistoryConfig(saves_per_epoch=3, alpha=0.0, store="disk")
+    full = train_gan(X, small_cfg(progress=True), TINY, mem)
+    train_gan(X, small_cfg(n_epochs=1, checkpoint_dir=str(tmp_path)), TINY, disk)
+    resumed = train_gan(X, small_cfg(checkpoint_dir=str(tmp_path)), TINY, disk, resume=True)
+    assert_identical(full, resumed)
+    assert resumed.recorder is not None and full.recorder is not None
+    assert resumed.recorder.store.kind == "disk" and len(resumed.recorder.store) == 6
+    assert resumed.history_config is not None
+    assert resumed.history_config.store_dir == str(tmp_path / "history_store")
+    for i in range(6):
+        a, b = full.recorder.store.load(i), resumed.recorder.store.load(i)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    sampler = resumed.history_sampler(alpha=0.5)
+    assert sampler.sample(4, generator=torch.Generator().manual_seed(0)).shape == (4, 2)
+
+
 def test_resume_without_checkpoint_starts_fresh_and_checks_config(tmp_path: Path) -> None:
     X = ring(256)
     a = train_gan(X, small_cfg(n_epochs=1, checkpoint_dir=str(tmp_path)), TINY, resume=True)

@@ -13,6 +13,7 @@ bit-identical weights, also across an interruption and ``resume=True``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -234,7 +235,11 @@ def train_gan(
 ) -> GANRun:
     """Train a GAN / WGAN / WGAN-GP on X (N, *input_shape) and return the :class:`GANRun`.
 
-    history: record generator snapshots and the online critic average (HistoryAD).
+    Records (one entry per generator iteration, from its last critic step): see
+    ``RECORD_KEYS``; for loss="gan", "wasserstein" is E_fake[s] − E_real[s] of the logits and
+    "gradient_penalty" is 0.
+    history: record generator snapshots and the online critic average (HistoryAD). A disk
+    store without ``store_dir`` goes to ``checkpoint_dir/history_store`` when checkpointing.
     resume: continue from the latest checkpoint in ``gan.checkpoint_dir`` (fresh start with a
     log message when there is none). callback(gen_iter, record) runs after every generator
     iteration with that iteration's record (its exceptions propagate).
@@ -267,6 +272,11 @@ def train_gan(
     data_rng = torch.Generator()
     data_rng.manual_seed(int(seeds[1]))
 
+    ckpt_root = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
+    if history is not None and history.store == "disk" and history.store_dir is None and ckpt_root:
+        # a temporary store would vanish with the process: keep it beside the checkpoints
+        history = dataclasses.replace(history, store_dir=str(ckpt_root / "history_store"))
+        logger.info("history disk store in %s (beside the checkpoints)", history.store_dir)
     recorder: HistoryRecorder | None = None
     if history is not None:
         from historyad.training.history import HistoryRecorder
@@ -277,7 +287,6 @@ def train_gan(
     start, past_seconds = 0, 0.0
     index: torch.Tensor | None = None  # this epoch's sample indices
     ckpt_path: Path | None = None
-    ckpt_root = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
     if resume:
         assert ckpt_root is not None
         ckpt_path = latest_checkpoint(ckpt_root)

@@ -72,7 +72,10 @@ def main() -> None:
         val, test = perm[: len(perm) // 2], perm[len(perm) // 2 :]
         Xv, yv, Xt, yt = Xte[val], yte[val], Xte[test], yte[test]
 
-        def row(name: str, s: np.ndarray, fit_s: float, **extra: Any) -> None:
+        def row(
+            name: str, s: np.ndarray, fit_s: float, *, digit: int = digit,
+            yt: np.ndarray = yt, **extra: Any,
+        ) -> None:
             r = {"digit": digit, "detector": name, "auprc": auprc(yt, s), "auroc": auroc(yt, s),
                  "fit_seconds": round(fit_s, 2), **extra}
             log.info("digit %d %-28s AUPRC %.3f AUROC %.3f", digit, name, r["auprc"], r["auroc"])

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread: the CI machine has 2 cores and oversubscription makes torch far slower.
+torch.set_num_threads(1)
 
 # ../shared/data beside the checkout (CI clones with shared/ beside it), or HISTORYAD_SHARED_DATA.
 _REPO = Path(__file__).resolve().parents[1]

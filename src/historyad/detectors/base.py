@@ -173,7 +173,9 @@ class BaseDetector(BaseEstimator):
         """Write weights and config to one safetensors file (no pickle). Returns the path."""
         check_is_fitted(self, "threshold_")
         path = Path(path)
-        tensors = {f"state.{k}": v.detach().cpu().contiguous() for k, v in self._state_tensors().items()}
+        tensors = {
+            f"state.{k}": v.detach().cpu().contiguous() for k, v in self._state_tensors().items()
+        }
         tensors["fitted.decision_scores"] = torch.from_numpy(np.asarray(self.decision_scores_))
         if self.mean_ is not None:
             tensors["fitted.mean"] = torch.from_numpy(self.mean_)

@@ -110,7 +110,8 @@ class GANDetector(BaseDetector):
     def _restore(self, which: str, tensors: dict[str, torch.Tensor]) -> nn.Module:
         net = self._build(which)
         prefix = f"{which}."
-        net.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        net.load_state_dict(state)
         return net.eval()
 
 

@@ -33,7 +33,9 @@ def interval_distance(d: torch.Tensor) -> torch.Tensor:
 
 def dtv_loss(d_data: torch.Tensor, d_hist: torch.Tensor, lam: float) -> torch.Tensor:
     """Eq. (10): E_data[D] − E_hist[D] + λ·E_mix[dist(D, [−1, 1])²], mix = (data + hist)/2."""
-    penalty = 0.5 * (interval_distance(d_data).pow(2).mean() + interval_distance(d_hist).pow(2).mean())
+    penalty = 0.5 * (
+        interval_distance(d_data).pow(2).mean() + interval_distance(d_hist).pow(2).mean()
+    )
     return d_data.mean() - d_hist.mean() + lam * penalty
 
 
@@ -81,6 +83,7 @@ class HistoryAD(GANDetector):
         dtv_steps: int = 1500,
         dtv_lr: float = 1e-4,
         dtv_gp: float = 0.0,  # gradient penalty on D_TV (our extension; 0 = paper)
+        dtv_noise: float = 0.0,  # instance-noise std on D_TV's inputs (our extension; 0 = paper)
         history_store: Literal["memory", "disk"] = "memory",
         contamination: float = 0.05,
         standardize: str | bool = "auto",
@@ -107,6 +110,7 @@ class HistoryAD(GANDetector):
         self.dtv_steps = dtv_steps
         self.dtv_lr = dtv_lr
         self.dtv_gp = dtv_gp
+        self.dtv_noise = dtv_noise
         self.history_store = history_store
         self.contamination = contamination
         self.standardize = standardize
@@ -130,6 +134,8 @@ class HistoryAD(GANDetector):
             wide_std=self.wide_std,
             gp_lambda=self.dtv_gp,
         )  # validates
+        if not self.dtv_noise >= 0:
+            raise ValueError(f"dtv_noise={self.dtv_noise!r} is not allowed; use >= 0")
 
     def _history_config(self) -> HistoryConfig:
         return HistoryConfig(
@@ -196,6 +202,11 @@ class HistoryAD(GANDetector):
             pool_pos += bs
             idx = torch.randint(len(X), (bs,), generator=gen).to(X.device)
             x_data = X[idx]  # (B, *shape)
+            if self.dtv_noise > 0:  # instance noise hides fine generator artefacts
+                x_data = x_data + self.dtv_noise * torch.randn(
+                    x_data.shape, generator=gen).to(X.device)
+                x_hist = x_hist + self.dtv_noise * torch.randn(
+                    x_hist.shape, generator=gen).to(X.device)
             d_data, d_hist = dtv(x_data), dtv(x_hist)  # (B,), (B,)
             loss = dtv_loss(d_data, d_hist, self.lam)
             if self.dtv_gp > 0:

@@ -54,7 +54,7 @@ class KNNDetector(BaseDetector):
     def _score(self, X: torch.Tensor) -> torch.Tensor:
         flat = X.reshape(len(X), -1).cpu().numpy()
         k = self.n_neighbors
-        dist, idx = self._index.kneighbors(flat, n_neighbors=k + 1)
+        dist, _ = self._index.kneighbors(flat, n_neighbors=k + 1)
         if getattr(self, "_scoring_train", False):
             # leave-self-out: drop the first neighbour at distance 0 (the sample itself)
             dist = dist[:, 1:]

@@ -14,8 +14,9 @@ from historyad.evaluation.experiments.common import RunContext
 
 _PKG = "historyad.evaluation.experiments"
 
+# name -> "module" (its ``run(ctx)``) or "module:function"
 EXPERIMENTS: dict[str, str] = {
-    "digits-loo": f"{_PKG}.digits_loo",
+    "digits-loo": f"{_PKG}.common:run_digits_loo",
     "toy-1d": f"{_PKG}.toy_1d",
     "ring-2d": f"{_PKG}.ring_2d",
     "har": f"{_PKG}.har",
@@ -31,11 +32,21 @@ EXPERIMENTS: dict[str, str] = {
 def load_experiment(name: str) -> Callable[[RunContext], list[dict[str, Any]]]:
     """The ``run(ctx)`` function of experiment ``name``."""
     if name not in EXPERIMENTS:
-        raise KeyError(
-            f"experiment: unknown name {name!r}; valid choices: {', '.join(sorted(EXPERIMENTS))}"
+        raise ValueError(
+            f"experiment={name!r} is unknown; choose one of {', '.join(sorted(EXPERIMENTS))}"
         )
-    module = importlib.import_module(EXPERIMENTS[name])
-    return module.run
+    module_name, _, func = EXPERIMENTS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            raise ModuleNotFoundError(
+                f"experiment {name!r} is registered but its module {module_name!r} is not "
+                "available (not written yet?)",
+                name=exc.name,
+            ) from exc
+        raise
+    return getattr(module, func or "run")
 
 
 __all__ = ["EXPERIMENTS", "RunContext", "load_experiment"]

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 Panels = Sequence[tuple[str, np.ndarray]] | Mapping[str, np.ndarray]
 
@@ -213,6 +214,7 @@ def plot_score_densities(
         for k in ks:
             ax.hist(s[labels == k], bins=bins, range=(lo, hi), density=True, alpha=0.5,
                     label=names[int(k)])
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("score (higher = more anomalous)", fontsize=8)
         ax.legend(fontsize=7)

@@ -61,6 +61,8 @@ def test_mnist_leave_one_out(shared_data: Path, tmp_path: Path) -> None:
     assert all(r["protocol"] == "leave-one-class-out" and r["dataset"] == "mnist" for r in records)
     assert "| seed 001 WGAN + encoder (Table 1) | 0.970 | 0.570 | 0.770 |" in report
     assert "`gan.n_epochs`: full `5.0` → this run `1.0`" in report
+    assert "No PyOD peer configured" in report
+    assert "`inversion` on 512" in report
     errs = metrics["reconstruction_errors"]
     assert set(errs) == {"0", "7"} and errs["0"]["anomalous"]["median"] > 0
     _check_pngs(tmp_path, ["auprc_per_digit", "reconstruction_errors"])
@@ -254,12 +256,12 @@ def test_svhn_vs_others_on_synthetic_images(monkeypatch: pytest.MonkeyPatch,
 @pytest.mark.parametrize(
     ("module", "cls", "checks"),
     [
-        ("mnist_loo", "MnistLOOConfig", {"digits": [0, 1]}),
-        ("mnist_kmnist", "MnistKMNISTConfig", {"n_val_normal": 500}),
-        ("mnist_noise", "MnistNoiseConfig", {"max_test": 1000}),
-        ("mnist_interpolation", "MnistInterpolationConfig", {"n_draws": 1000}),
-        ("saves_per_epoch", "SavesPerEpochConfig", {"settings": [1, 3, 9]}),
-        ("svhn_others", "SvhnOthersConfig", {"folder_limit": 2000}),
+        ("mnist_loo", "MnistLOOConfig", {"digits": [0, 1], "max_train": 4000}),
+        ("mnist_kmnist", "MnistKMNISTConfig", {"n_val_normal": 500, "max_train": None}),
+        ("mnist_noise", "MnistNoiseConfig", {"max_test": 1000, "max_train": None}),
+        ("mnist_interpolation", "MnistInterpolationConfig", {"n_draws": 1000, "max_train": None}),
+        ("saves_per_epoch", "SavesPerEpochConfig", {"settings": [1, 3, 9], "max_train": 3000}),
+        ("svhn_others", "SvhnOthersConfig", {"folder_limit": 2000, "max_train": 6000}),
     ],
 )
 def test_quick_and_full_schedules(module: str, cls: str, checks: dict, tmp_path: Path) -> None:
@@ -269,10 +271,13 @@ def test_quick_and_full_schedules(module: str, cls: str, checks: dict, tmp_path:
     klass = getattr(mod, cls)
     full = build_config(klass, RunContext(out_dir=tmp_path), mod.QUICK)
     assert full.gan == {"n_epochs": 5.0, "net_size": "paper"} and full.historyad == {}
-    assert full.max_train is None
+    assert full.max_train is None and full.fit_max == {"inversion": 512}
     quick = build_config(klass, RunContext(out_dir=tmp_path, quick=True), mod.QUICK)
-    assert quick.gan["net_size"] == "cpu" and quick.max_train is not None
-    assert quick.historyad["dtv_steps"] < 1500
+    assert quick.gan["net_size"] == "cpu" and quick.historyad["dtv_steps"] < 1500
+    # capped data keeps 5 (short) epochs; the whole training split trains 1.5 epochs
+    assert quick.gan["n_epochs"] == (5.0 if checks["max_train"] else 1.5)
+    if checks["max_train"] is None:
+        assert quick.fit_max == {"inversion": 512, "encoder": 6000, "knn": 10000}
     for key, value in checks.items():
         assert getattr(quick, key) == value
     over = build_config(klass, RunContext(out_dir=tmp_path, quick=True,

@@ -29,7 +29,7 @@ from historyad.evaluation.experiments.common import (
     result_tables,
 )
 from historyad.evaluation.experiments.mnist_loo import (
-    QUICK_COMMON,
+    QUICK_FULL_DATA,
     GANExperimentConfig,
     check_labels,
     evaluate_on_gan,
@@ -55,7 +55,7 @@ class MnistInterpolationConfig(GANExperimentConfig):
     detectors: list[str] = field(default_factory=lambda: ["historyad", "historyad-no-training"])
 
 
-QUICK: dict[str, Any] = dict(QUICK_COMMON)
+QUICK: dict[str, Any] = dict(QUICK_FULL_DATA)
 
 
 def pick_endpoints(scores: np.ndarray, images: np.ndarray, fraction: float) -> tuple[int, int]:

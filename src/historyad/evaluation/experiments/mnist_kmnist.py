@@ -27,10 +27,11 @@ from historyad.evaluation.experiments.common import (
     result_tables,
 )
 from historyad.evaluation.experiments.mnist_loo import (
-    QUICK_COMMON,
+    QUICK_FULL_DATA,
     GANExperimentConfig,
     check_labels,
     evaluate_on_gan,
+    fit_max_md,
     gan_kwargs,
     schedule_md,
     train_shared_gan,
@@ -57,7 +58,7 @@ class MnistKMNISTConfig(GANExperimentConfig):
     density_detector: str = "historyad"  # whose scores get the per-class figure
 
 
-QUICK: dict[str, Any] = {**QUICK_COMMON, "n_val_normal": 500, "n_val_anomaly": 500}
+QUICK: dict[str, Any] = {**QUICK_FULL_DATA, "n_val_normal": 500, "n_val_anomaly": 500}
 
 
 def split_validation(
@@ -209,7 +210,7 @@ MNIST test images (normal) vs {sizes["n_test_anomaly"]} KMNIST test images (anom
 Validation (held out, for the along-training curve only): {sizes["n_val_normal"]} MNIST
 training images never trained on + {sizes["n_val_anomaly"]} KMNIST test images removed from
 the test set. One WGAN-GP with its history is shared by the GAN detectors; detector
-hyper-parameters are the defaults except where listed.
+hyper-parameters are the defaults except where listed. {fit_max_md(cfg)}
 
 {schedule_md(cfg, ctx)}
 

@@ -25,10 +25,11 @@ from historyad.evaluation.experiments.common import (
     result_tables,
 )
 from historyad.evaluation.experiments.mnist_loo import (
-    QUICK_COMMON,
+    QUICK_FULL_DATA,
     GANExperimentConfig,
     check_labels,
     fit_detectors,
+    fit_max_md,
     gan_kwargs,
     schedule_md,
     train_shared_gan,
@@ -50,7 +51,7 @@ class MnistNoiseConfig(GANExperimentConfig):
     density_detector: str = "historyad"
 
 
-QUICK: dict[str, Any] = {**QUICK_COMMON, "max_test": 1000}
+QUICK: dict[str, Any] = {**QUICK_FULL_DATA, "max_test": 1000}
 
 
 def mnist_train_test(
@@ -132,6 +133,7 @@ Train: {len(X_train)} MNIST training images (all digits). Test per σ: {n} MNIST
 (normal) + their copies x + σ·N(0, I){" clipped to [−1, 1]" if cfg.clip else ""} (anomalous),
 σ ∈ {{{", ".join(f"{s:g}" for s in cfg.sigmas)}}}. One WGAN-GP with its history is shared by
 the GAN detectors; detector hyper-parameters are the defaults except where listed.
+{fit_max_md(cfg)}
 
 {schedule_md(cfg, ctx)}
 

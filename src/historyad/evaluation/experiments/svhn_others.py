@@ -30,6 +30,7 @@ from historyad.evaluation.experiments.mnist_loo import (
     GANExperimentConfig,
     check_labels,
     fit_detectors,
+    fit_max_md,
     gan_kwargs,
     schedule_md,
     score_detector,
@@ -173,7 +174,7 @@ Train: {len(X_train)} SVHN training images; test per column: SVHN test images (n
 the other dataset's test split, or all of it when it has none (anomalous). Image folders
 (CelebA, Tiny ImageNet) are decoded with at most {cfg.folder_limit} images. One WGAN-GP with
 its history is shared by the GAN detectors; detector hyper-parameters are the defaults except
-where listed.
+where listed. {fit_max_md(cfg)}
 
 {schedule_md(cfg, ctx)}
 

@@ -63,6 +63,7 @@ def test_mnist_leave_one_out(shared_data: Path, tmp_path: Path) -> None:
     assert "`gan.n_epochs`: full `5.0` → this run `1.0`" in report
     assert "No PyOD peer configured" in report
     assert "`inversion` on 512" in report
+    assert "One epoch = 3 generator iterations here (the whole MNIST" in report
     errs = metrics["reconstruction_errors"]
     assert set(errs) == {"0", "7"} and errs["0"]["anomalous"]["median"] > 0
     _check_pngs(tmp_path, ["auprc_per_digit", "reconstruction_errors"])
@@ -250,6 +251,7 @@ def test_svhn_vs_others_on_synthetic_images(monkeypatch: pytest.MonkeyPatch,
     knn = [r["auprc"] for r in records if r["detector"] == "knn"]
     assert min(knn) > 0.9  # shifted synthetic images are easy
     assert "| seed 000 HistoryAD (Table 1) | 0.941 | 0.976 | 0.949 |" in report
+    assert "One epoch = 2 generator iterations here (the whole SVHN" in report
     _check_pngs(out, ["score_densities", "auprc_per_dataset"])
 
 

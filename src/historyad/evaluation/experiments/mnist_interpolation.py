@@ -186,7 +186,7 @@ from the final generator and scored by `{cfg.path_detector}`; z1 is the lowest-s
 z2 the draw among the {cfg.candidate_fraction:.0%} lowest-scored whose image is farthest from
 G(z1). The path is z(t) = (1 − t)·z1 + t·z2 over {cfg.n_steps} values of t.
 
-{schedule_md(cfg, ctx)}
+{schedule_md(cfg, ctx, shared.run.iters_per_epoch)}
 
 ## Scores along the path
 

@@ -198,7 +198,8 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
                          zip(along["step"], along["tv"], along["val_auprc"], strict=False))
         along_md = (
             f"`{along['detector']}`, every 50 D_TV steps. TV estimate: (E_hist[D̄] − "
-            "E_data[D̄])/2 on the training batches (D̄ = D clipped to [−1, 1]). AUPRC: on the "
+            "E_data[D̄])/2 on the current training batch of each (D̄ = D clipped to [−1, 1]; one "
+            "batch, so it is noisy). AUPRC: on the "
             "held-out VALIDATION set (MNIST training images never trained on vs KMNIST test "
             "images removed from the test set), not the test set; it selects nothing.\n\n"
             f"| step | TV estimate | validation AUPRC |\n|---|---|---|\n{rows}"
@@ -212,7 +213,7 @@ training images never trained on + {sizes["n_val_anomaly"]} KMNIST test images r
 the test set. One WGAN-GP with its history is shared by the GAN detectors; detector
 hyper-parameters are the defaults except where listed. {fit_max_md(cfg)}
 
-{schedule_md(cfg, ctx)}
+{schedule_md(cfg, ctx, shared.run.iters_per_epoch if shared else None)}
 
 ## Results (test set)
 

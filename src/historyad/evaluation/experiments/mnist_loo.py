@@ -306,8 +306,14 @@ def _show(value: Any, missing: str = "the detector default") -> str:
     return missing if value is _UNSET else f"`{value!r}`"
 
 
-def schedule_md(cfg: Any, ctx: RunContext) -> str:
-    """Markdown list of the settings that differ from the full (paper) schedule."""
+def schedule_md(
+    cfg: Any,
+    ctx: RunContext,
+    iters_per_epoch: int | None = None,
+    full_epoch: str = "the whole MNIST training split: 187",
+) -> str:
+    """Markdown list of the settings that differ from the full (paper) schedule, and the
+    length of an epoch in generator iterations (the unit of α, β and snapshot times)."""
     full = dataclasses.asdict(type(cfg)())
     now = dataclasses.asdict(cfg)
     used = set(getattr(cfg, "detectors", DETECTOR_LABELS))
@@ -330,9 +336,14 @@ def schedule_md(cfg: Any, ctx: RunContext) -> str:
         elif value != ref:
             lines.append(f"- `{key}`: full {_show(ref)} → this run {_show(value)}")
     head = "**Quick run** (CPU-sized). " if ctx.quick else ""
+    tail = ""
+    if iters_per_epoch is not None:
+        tail = (f"\n\nOne epoch = {iters_per_epoch} generator iterations here ({full_epoch}); "
+                "α, β and the snapshot times count these epochs.")
     if not lines:
-        return head + "Full schedule: no setting differs from the paper schedule."
-    return head + "Settings that differ from the full (paper) schedule:\n\n" + "\n".join(lines)
+        return head + "Full schedule: no setting differs from the paper schedule." + tail
+    return (head + "Settings that differ from the full (paper) schedule:\n\n"
+            + "\n".join(lines) + tail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,6 +512,8 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
         sizes[str(digit)] = {k: split.meta[k] for k in ("n_train", "n_test", "n_test_anomaly")}
         gan_labels = [lab for lab in cfg.detectors if lab != "knn"]
         shared = train_shared_gan(split.X_train, gan, cfg.historyad) if gan_labels else None
+        if shared is not None:
+            sizes[str(digit)]["iters_per_epoch"] = shared.run.iters_per_epoch
         recs, scores, _ = evaluate_on_gan(
             cfg.detectors, shared, cfg, split.X_train, split.X_test, split.y_test,
             dataset="mnist", protocol=PROTOCOL, anomaly=str(digit), digit=digit,
@@ -559,7 +572,7 @@ One WGAN-GP with its generator history per digit is shared by every GAN detector
 `inversion` (seed 001 §5.2)); `knn` is kNN on raw pixels. Detector hyper-parameters are the
 detectors' defaults except where listed below. {fit_max_md(cfg)}
 
-{schedule_md(cfg, ctx)}
+{schedule_md(cfg, ctx, next(iter(sizes.values())).get("iters_per_epoch"))}
 
 Digits run (train / test / test anomalies): {"; ".join(
     f"{d}: {z['n_train']} / {z['n_test']} / {z['n_test_anomaly']}" for d, z in sizes.items())}.

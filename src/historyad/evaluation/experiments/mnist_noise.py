@@ -135,7 +135,7 @@ Train: {len(X_train)} MNIST training images (all digits). Test per σ: {n} MNIST
 the GAN detectors; detector hyper-parameters are the defaults except where listed.
 {fit_max_md(cfg)}
 
-{schedule_md(cfg, ctx)}
+{schedule_md(cfg, ctx, shared.run.iters_per_epoch if shared else None)}
 
 ## Results
 

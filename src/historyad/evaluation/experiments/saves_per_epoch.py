@@ -107,7 +107,7 @@ Train: {len(split.X_train)} MNIST training images; test: {len(split.y_test)} ima
 `effective` is the recorded rate (capped at {records[0]["iters_per_epoch"]} generator
 iterations per epoch); `snapshots in window` counts the snapshots with t ≥ α.
 
-{schedule_md(cfg, ctx)}
+{schedule_md(cfg, ctx, records[0]["iters_per_epoch"])}
 
 ## Results
 

@@ -168,6 +168,7 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
         for n, sp in splits.items()
     }  # fmt: skip
     paper = {"auprc": {"seed 000 HistoryAD (Table 1)": PAPER_HISTORYAD}}
+    ipe = shared.run.iters_per_epoch if shared is not None else None
     report = f"""# svhn-vs-others — trained on SVHN (seed 000 Fig. 1, Table 1)
 
 Train: {len(X_train)} SVHN training images; test per column: SVHN test images (normal) plus
@@ -176,7 +177,7 @@ the other dataset's test split, or all of it when it has none (anomalous). Image
 its history is shared by the GAN detectors; detector hyper-parameters are the defaults except
 where listed. {fit_max_md(cfg)}
 
-{schedule_md(cfg, ctx)}
+{schedule_md(cfg, ctx, ipe, "the whole SVHN training split: 228")}
 
 Test sets: {sizes}.
 

@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/historyad demo
+	$(VENV)/bin/historyad --threads 1 demo
 
 test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

@@ -15,7 +15,7 @@ T = TypeVar("T")
 
 NetSize = Literal["cpu", "paper"]
 LossName = Literal["gan", "wgan", "wgan-gp"]
-StoreKind = Literal["memory", "disk"]
+StoreKind = Literal["auto", "memory", "disk"]
 
 
 def _check_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:
@@ -100,7 +100,10 @@ class HistoryConfig:
     saves_per_epoch: int = 50  # seed 000 §4.3
     alpha: float = 1.0  # start of the history window [α, n_epochs], in epochs
     beta: float = 3.0  # time weight e^(−βt); β > 0 favours early snapshots
-    store: StoreKind = "memory"
+    # "auto": in memory while the projected snapshots fit in memory_budget_mb, else on disk
+    # (250 snapshots of a 5 M-parameter G are 5 GB in fp32; the disk store holds one at a time)
+    store: StoreKind = "auto"
+    memory_budget_mb: float = 256.0
     store_dir: str | None = None  # where the disk store writes; None = a temp dir
     store_dtype: Literal["float32", "float16"] = "float32"
     record_critic: bool = False  # keep critic snapshots too (the average is online anyway)
@@ -108,7 +111,8 @@ class HistoryConfig:
     def __post_init__(self) -> None:
         _check_positive("saves_per_epoch", self.saves_per_epoch)
         _check_positive("alpha", self.alpha, strict=False)
-        _check_choice("store", self.store, ("memory", "disk"))
+        _check_choice("store", self.store, ("auto", "memory", "disk"))
+        _check_positive("memory_budget_mb", self.memory_budget_mb, strict=False)
         _check_choice("store_dtype", self.store_dtype, ("float32", "float16"))
 
 

@@ -493,3 +493,20 @@ def test_sampler_errors() -> None:
     wrong = HistorySampler(store, nn.Linear(2, 3), 2, alpha=0, beta=0, n_epochs=1)
     with pytest.raises(ValueError, match="does not fit"):
         wrong.sample(4)
+
+
+def test_auto_store_picks_memory_for_small_and_disk_for_large_generators() -> None:
+    from historyad.config import HistoryConfig
+    from historyad.training.trainer import resolve_store
+
+    small = torch.nn.Linear(10, 10)  # 110 values
+    big = torch.nn.Linear(1000, 1000)  # ~1 M values = 4 MB per fp32 snapshot
+    cfg = HistoryConfig(saves_per_epoch=50, alpha=1.0, memory_budget_mb=256.0)
+    assert resolve_store(cfg, small, n_epochs=5.0, per_epoch=187).store == "memory"
+    # 201 snapshots × 4 MB ≈ 800 MB > 256 MB
+    assert resolve_store(cfg, big, n_epochs=5.0, per_epoch=187).store == "disk"
+    half = HistoryConfig(saves_per_epoch=50, alpha=1.0, store_dtype="float16",
+                         memory_budget_mb=500.0)
+    assert resolve_store(half, big, n_epochs=5.0, per_epoch=187).store == "memory"
+    assert resolve_store(HistoryConfig(store="memory"), big, n_epochs=5.0,
+                         per_epoch=187).store == "memory"

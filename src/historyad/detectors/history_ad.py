@@ -84,7 +84,7 @@ class HistoryAD(GANDetector):
         dtv_lr: float = 1e-4,
         dtv_gp: float = 0.0,  # gradient penalty on D_TV (our extension; 0 = paper)
         dtv_noise: float = 0.0,  # instance-noise std on D_TV's inputs (our extension; 0 = paper)
-        history_store: Literal["memory", "disk"] = "memory",
+        history_store: Literal["auto", "memory", "disk"] = "auto",
         contamination: float = 0.05,
         standardize: str | bool = "auto",
         device: str = "cpu",

@@ -230,7 +230,7 @@ class SnapshotStore(abc.ABC):
                 raise ValueError("disk store state has no 'directory' entry")
             store = DiskSnapshotStore(state["directory"], dtype=state.get("dtype", "float32"))
         else:
-            raise ValueError(f"state['kind']={kind!r} is not allowed; choose 'memory' or 'disk'")
+            raise ValueError(f"state['kind']={kind!r} is not allowed; choose 'auto', 'memory' or 'disk'")
         store.load_state_dict(state)
         return store
 
@@ -521,7 +521,8 @@ def make_store(config: HistoryConfig, *, subdir: str | None = None) -> SnapshotS
 
     ``subdir``: for a disk store with ``store_dir`` set, write into ``store_dir/subdir``.
     """
-    if config.store == "memory":
+    # "auto" is resolved by train_gan from the generator's size; unresolved it means memory
+    if config.store in ("memory", "auto"):
         return MemorySnapshotStore(dtype=config.store_dtype)
     if config.store == "disk":
         directory: Path | None = None

@@ -144,6 +144,25 @@ class GANRun:
 # ----------------------------------------------------------------------------- helpers
 
 
+def resolve_store(
+    history: HistoryConfig, generator: torch.nn.Module, *, n_epochs: float, per_epoch: int
+) -> HistoryConfig:
+    """Turn ``store="auto"`` into "memory" or "disk" from the projected snapshot bytes:
+    (snapshots kept in [α, n_epochs]) × (generator parameters and buffers) × dtype size."""
+    if history.store != "auto":
+        return history
+    saves = min(history.saves_per_epoch, per_epoch)
+    n_kept = max(1, int(np.ceil(saves * max(n_epochs - history.alpha, 0.0))) + 1)
+    numel = sum(t.numel() for t in generator.state_dict().values() if t.is_floating_point())
+    nbytes = n_kept * numel * (2 if history.store_dtype == "float16" else 4)
+    store = "memory" if nbytes <= history.memory_budget_mb * 2**20 else "disk"
+    logger.info(
+        "history store 'auto' -> %r (%d snapshots × %d values ≈ %.0f MB, budget %.0f MB)",
+        store, n_kept, numel, nbytes / 2**20, history.memory_budget_mb,
+    )
+    return dataclasses.replace(history, store=store)
+
+
 def iters_per_epoch(n: int, batch_size: int, n_critic: int) -> int:
     """Generator iterations per epoch (one critic pass over n samples): max(1, n // (B n_c))."""
     return max(1, n // (batch_size * n_critic))
@@ -273,6 +292,8 @@ def train_gan(
     data_rng.manual_seed(int(seeds[1]))
 
     ckpt_root = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
+    if history is not None and history.store == "auto":
+        history = resolve_store(history, generator, n_epochs=cfg.n_epochs, per_epoch=per_epoch)
     if history is not None and history.store == "disk" and history.store_dir is None and ckpt_root:
         # a temporary store would vanish with the process: keep it beside the checkpoints
         history = dataclasses.replace(history, store_dir=str(ckpt_root / "history_store"))

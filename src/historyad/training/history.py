@@ -230,7 +230,7 @@ class SnapshotStore(abc.ABC):
                 raise ValueError("disk store state has no 'directory' entry")
             store = DiskSnapshotStore(state["directory"], dtype=state.get("dtype", "float32"))
         else:
-            raise ValueError(f"state['kind']={kind!r} is not allowed; choose 'auto', 'memory' or 'disk'")
+            raise ValueError(f"state['kind']={kind!r} is not allowed; choose 'memory' or 'disk'")
         store.load_state_dict(state)
         return store
 
@@ -529,7 +529,9 @@ def make_store(config: HistoryConfig, *, subdir: str | None = None) -> SnapshotS
         if config.store_dir is not None:
             directory = Path(config.store_dir) / subdir if subdir else Path(config.store_dir)
         return DiskSnapshotStore(directory, dtype=config.store_dtype)
-    raise ValueError(f"config.store={config.store!r} is not allowed; choose 'memory' or 'disk'")
+    raise ValueError(
+        f"config.store={config.store!r} is not allowed; choose 'auto', 'memory' or 'disk'"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -861,7 +863,7 @@ class HistorySampler:
         case: int = 1,
         wide_std: float = 2.0,
         device: str | torch.device = "cpu",
-        max_batch: int = 1024,
+        max_batch: int = 256,
     ) -> None:
         if not isinstance(store, SnapshotStore):
             raise TypeError(f"store={store!r} is not allowed; pass a SnapshotStore")

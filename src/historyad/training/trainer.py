@@ -181,9 +181,16 @@ def _as_data(X: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor
             f"X has shape {tuple(X.shape)}; expected (N, D), (N, C, T) or (N, C, H, W), N >= 1"
         )
     data = torch.as_tensor(X, dtype=torch.float32, device=device).contiguous()
-    if not bool(torch.isfinite(data).all()):
-        raise ValueError("X contains NaN or infinite values; clean or impute the data first")
+    # checked in chunks: a whole-tensor isfinite would allocate a mask as large as the data
+    for chunk in data.split(4096):
+        if not bool(torch.isfinite(chunk).all()):
+            raise ValueError("X contains NaN or infinite values; clean or impute the data first")
     return data
+
+
+def _checksum(data: torch.Tensor) -> float:
+    """Sum of the data in float64, chunk by chunk (bounded extra memory), for resume checks."""
+    return float(sum(float(c.sum(dtype=torch.float64)) for c in data.split(4096)))
 
 
 def _optimizer(params: Any, cfg: GANConfig) -> torch.optim.Optimizer:
@@ -277,7 +284,7 @@ def train_gan(
     data_info = {
         "n": n,
         "input_shape": list(input_shape),
-        "checksum": float(data.sum(dtype=torch.float64)),
+        "checksum": _checksum(data),
     }
 
     generator = build_generator(input_shape, nets, seed=cfg.seed).to(device)

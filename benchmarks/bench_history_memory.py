@@ -68,7 +68,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 #: variant -> (store, dtype, record_critic); None = no history
 VARIANTS: dict[str, tuple[str, str, bool] | None] = {
     "no-history": None,
-    "memory/fp32 (default)": ("memory", "float32", False),
+    "auto/fp32 (library default)": ("auto", "float32", False),
+    "memory/fp32": ("memory", "float32", False),
     "memory/fp16": ("memory", "float16", False),
     "disk/fp32": ("disk", "float32", False),
     "disk/fp16": ("disk", "float16", False),

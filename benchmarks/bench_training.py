@@ -3,7 +3,7 @@
 1. Time per critic step of ``train_gan`` vs the most direct WGAN-GP loop (seed 001 Alg. 2)
    written inline below, on the same nets (conv2d, "cpu" size) and the same MNIST-shaped
    data, interleaved (bare, trainer, bare, trainer, ...) in one process; medians and ratio.
-2. Peak RSS (``ru_maxrss`` of a fresh child process per variant) and training time of: the bare
+2. Peak RSS (``VmHWM`` of a fresh child process per variant) and training time of: the bare
    loop, the trainer without history, with the memory store and with the disk store.
 
 Real MNIST is read from ``<shared>/data/mnist`` when present (plain gzip + np.frombuffer),
@@ -91,11 +91,24 @@ def trainer(X: np.ndarray, gen_iters: int, history: HistoryConfig | None = None)
     return elapsed
 
 
+def peak_rss_kb() -> float:
+    """Peak RSS of this process in KiB from ``VmHWM``: a subprocess's ``ru_maxrss`` starts at
+    its parent's peak, which would hide the child's own (see bench_history_memory.py)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def child(variant: str, n: int, gen_iters: int, threads: int) -> None:
     """One variant in this (fresh) process; prints a JSON line with time and peak RSS."""
     torch.set_num_threads(threads)
     X, _ = load_data(n)
-    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_data = peak_rss_kb()
     snaps = 0
     with tempfile.TemporaryDirectory() as tmp:
         if variant == "bare":
@@ -109,7 +122,7 @@ def child(variant: str, n: int, gen_iters: int, threads: int) -> None:
                 per_epoch = max(1, n // (BATCH * N_CRITIC))
                 snaps = (gen_iters * min(50, per_epoch)) // per_epoch
             seconds = trainer(X, gen_iters, history)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = peak_rss_kb()
     print(json.dumps({"variant": variant, "seconds": seconds, "peak_rss_mb": rss / 1024,
                       "rss_after_data_mb": rss_data / 1024, "snapshots": snaps}))
 

@@ -128,8 +128,7 @@ class DTVConfig:
     case: Literal[1, 2] = 1  # 2: half the latents from a wider P_Z'
     wide_std: float = 2.0  # std of P_Z' (case 2)
     gp_lambda: float = 0.0  # optional gradient penalty on D_TV (our extension)
-    val_fraction: float = 0.0  # held-out normal data for early stopping (our extension)
-    eval_every: int = 50
+    noise: float = 0.0  # instance-noise std on D_TV's inputs (our extension)
 
     def __post_init__(self) -> None:
         _check_positive("n_steps", self.n_steps, strict=False)
@@ -138,6 +137,8 @@ class DTVConfig:
         _check_positive("lam", self.lam, strict=False)
         _check_choice("case", self.case, (1, 2))
         _check_positive("wide_std", self.wide_std)
+        _check_positive("gp_lambda", self.gp_lambda, strict=False)
+        _check_positive("noise", self.noise, strict=False)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

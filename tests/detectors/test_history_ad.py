@@ -78,3 +78,18 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
     err = np.abs(ours[clear] - target[clear])
     assert np.mean(err) < 0.2, f"mean |D_TV − D*| = {np.mean(err):.3f}"
     assert np.mean(np.sign(ours[mass]) == np.sign(target[mass])) > 0.9
+
+
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        ({"dtv_noise": -1.0}, "dtv_noise=-1.0"),
+        ({"dtv_steps": -3}, "dtv_steps=-3"),
+        ({"dtv_gp": -1.0}, "dtv_gp=-1.0"),
+        ({"case": 3}, r"case=3 is not allowed; choose one of \[1, 2\]"),
+        ({"alpha": 6.0, "n_epochs": 5.0}, "alpha=6.0"),
+    ],
+)
+def test_bad_parameters_are_named(params: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        HistoryAD(**params).fit(np.zeros((10, 3), dtype=np.float32))

@@ -126,16 +126,23 @@ class HistoryAD(GANDetector):
                 f"alpha={self.alpha!r} is not allowed; the history window [alpha, n_epochs] "
                 f"needs alpha < n_epochs={self.n_epochs!r}"
             )
-        DTVConfig(
-            n_steps=self.dtv_steps,
-            lr=self.dtv_lr,
-            lam=self.lam,
-            case=self.case,
-            wide_std=self.wide_std,
-            gp_lambda=self.dtv_gp,
-        )  # validates
-        if not self.dtv_noise >= 0:
-            raise ValueError(f"dtv_noise={self.dtv_noise!r} is not allowed; use >= 0")
+        # validate through DTVConfig, reporting errors under this detector's parameter names
+        names = {"n_steps": "dtv_steps", "lr": "dtv_lr", "gp_lambda": "dtv_gp",
+                 "noise": "dtv_noise"}
+        try:
+            DTVConfig(
+                n_steps=self.dtv_steps,
+                lr=self.dtv_lr,
+                lam=self.lam,
+                case=self.case,
+                wide_std=self.wide_std,
+                gp_lambda=self.dtv_gp,
+                noise=self.dtv_noise,
+            )
+        except ValueError as exc:
+            msg = str(exc)
+            field = msg.split("=", 1)[0]
+            raise ValueError(names.get(field, field) + msg[len(field):]) from None
 
     def _history_config(self) -> HistoryConfig:
         return HistoryConfig(

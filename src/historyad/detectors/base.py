@@ -83,10 +83,7 @@ class BaseDetector(BaseEstimator):
         """Train on normal data ``X``; ``y`` is ignored (present for sklearn pipelines)."""
         self._check_params()
         Xn = to_numpy(X)
-        self.input_shape_ = tuple(int(s) for s in Xn.shape[1:])
-        self.kind_ = {1: "table", 2: "series", 3: "image"}[len(self.input_shape_)]
-        self._fit_scaler(Xn)
-        self._fit(self._to_tensor(Xn))
+        self._fit(self.prepare_training_data(Xn))
         self.decision_scores_ = self._score_array(Xn)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
         self.n_features_in_ = int(np.prod(self.input_shape_))
@@ -110,6 +107,16 @@ class BaseDetector(BaseEstimator):
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """sklearn's convention (higher = more normal): ``-decision_function(X)``."""
         return -self.decision_function(X)
+
+    def prepare_training_data(self, X: ArrayLike) -> torch.Tensor:
+        """Validate ``X``, record its shape, fit the scaler and return the preprocessed
+        training tensor (N, *input_shape) exactly as ``fit`` trains on it (the harness uses
+        this to train one GAN shared by several detectors)."""
+        Xn = to_numpy(X)
+        self.input_shape_ = tuple(int(s) for s in Xn.shape[1:])
+        self.kind_ = {1: "table", 2: "series", 3: "image"}[len(self.input_shape_)]
+        self._fit_scaler(Xn)
+        return self._to_tensor(Xn)
 
     # -- hooks -------------------------------------------------------------------------
     def _fit(self, X: torch.Tensor) -> None:

@@ -75,7 +75,7 @@ def evaluate_detectors(
                 t0 = time.perf_counter()
                 proto = get_detector("historyad")(**{**gan, **(history or {})})
                 proto._check_params()
-                prepared = _prepare(proto, X_train)
+                prepared = proto.prepare_training_data(X_train)
                 run = train_gan(
                     prepared,
                     proto._gan_config(),
@@ -111,13 +111,3 @@ def evaluate_detectors(
         results.append(res)
     return results
 
-
-def _prepare(proto: BaseDetector, X: np.ndarray) -> Any:
-    """The preprocessed training tensor, exactly as ``fit`` will build it."""
-    from historyad.detectors.base import to_numpy
-
-    Xn = to_numpy(X)
-    proto.input_shape_ = tuple(Xn.shape[1:])
-    proto.kind_ = {1: "table", 2: "series", 3: "image"}[len(proto.input_shape_)]
-    proto._fit_scaler(Xn)
-    return proto._to_tensor(Xn)

@@ -219,6 +219,15 @@ def _epoch_index(
 def _check_resume(meta: dict[str, Any], cfg: GANConfig, nets: NetConfig,
                   history: HistoryConfig | None, data_info: dict[str, Any], path: Path) -> None:
     saved = meta["configs"]
+    # keys a newer version added are compared against their defaults (older checkpoints)
+    saved = {
+        "gan": {**to_dict(GANConfig()), **saved["gan"]},
+        "net": {**to_dict(NetConfig()), **saved["net"]},
+        "history": (
+            {**to_dict(HistoryConfig()), **saved["history"]} if saved["history"] else None
+        ),
+    }
+    saved["gan"]["betas"] = list(saved["gan"]["betas"])
     problems = []
     now = to_dict(cfg)
     for key, value in saved["gan"].items():
@@ -299,8 +308,26 @@ def train_gan(
     data_rng.manual_seed(int(seeds[1]))
 
     ckpt_root = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
+    ckpt_path: Path | None = None
+    state: dict[str, Any] | None = None
+    if resume:
+        assert ckpt_root is not None
+        ckpt_path = latest_checkpoint(ckpt_root)
+        if ckpt_path is None:
+            logger.info("resume: no checkpoint in %s; training from scratch", ckpt_root)
+        else:
+            state = load_checkpoint(ckpt_path)
     if history is not None and history.store == "auto":
-        history = resolve_store(history, generator, n_epochs=cfg.n_epochs, per_epoch=per_epoch)
+        saved_hist = state["meta"]["configs"].get("history") if state is not None else None
+        if saved_hist and saved_hist.get("store") in ("memory", "disk"):
+            # resuming: keep the store the checkpointed run resolved to
+            history = dataclasses.replace(
+                history, store=saved_hist["store"], store_dir=saved_hist.get("store_dir")
+            )
+        else:
+            history = resolve_store(
+                history, generator, n_epochs=cfg.n_epochs, per_epoch=per_epoch
+            )
     if history is not None and history.store == "disk" and history.store_dir is None and ckpt_root:
         # a temporary store would vanish with the process: keep it beside the checkpoints
         history = dataclasses.replace(history, store_dir=str(ckpt_root / "history_store"))
@@ -314,35 +341,29 @@ def train_gan(
     records: dict[str, list[float]] = {k: [] for k in RECORD_KEYS}
     start, past_seconds = 0, 0.0
     index: torch.Tensor | None = None  # this epoch's sample indices
-    ckpt_path: Path | None = None
-    if resume:
-        assert ckpt_root is not None
-        ckpt_path = latest_checkpoint(ckpt_root)
-        if ckpt_path is None:
-            logger.info("resume: no checkpoint in %s; training from scratch", ckpt_root)
-        else:
-            state = load_checkpoint(ckpt_path)
-            meta = state["meta"]
-            _check_resume(meta, cfg, nets, history, data_info, ckpt_path)
-            generator.load_state_dict(state["generator"])
-            critic.load_state_dict(state["critic"])
-            opt_g.load_state_dict(state["optim_generator"])
-            opt_d.load_state_dict(state["optim_critic"])
-            noise.set_state(state["rng"]["noise"])
-            data_rng.set_state(state["rng"]["data"])
-            if "index" in state["data_index"]:
-                index = state["data_index"]["index"].to(device)
-            if recorder is not None:
-                recorder.load_state_dict(state["history"])
-            start = int(meta["progress"]["gen_iter"])
-            past_seconds = float(meta.get("fit_seconds", 0.0))
-            records = {k: [float(v) for v in meta["records"][k][:start]] for k in RECORD_KEYS}
-            logger.info("resumed from %s at generator iteration %d", ckpt_path, start)
-            if start > total:
-                logger.warning(
-                    "checkpoint is at generator iteration %d, beyond the %d configured "
-                    "(n_epochs=%s); returning it as is", start, total, cfg.n_epochs
-                )
+    if state is not None:
+        assert ckpt_path is not None
+        meta = state["meta"]
+        _check_resume(meta, cfg, nets, history, data_info, ckpt_path)
+        generator.load_state_dict(state["generator"])
+        critic.load_state_dict(state["critic"])
+        opt_g.load_state_dict(state["optim_generator"])
+        opt_d.load_state_dict(state["optim_critic"])
+        noise.set_state(state["rng"]["noise"])
+        data_rng.set_state(state["rng"]["data"])
+        if "index" in state["data_index"]:
+            index = state["data_index"]["index"].to(device)
+        if recorder is not None:
+            recorder.load_state_dict(state["history"])
+        start = int(meta["progress"]["gen_iter"])
+        past_seconds = float(meta.get("fit_seconds", 0.0))
+        records = {k: [float(v) for v in meta["records"][k][:start]] for k in RECORD_KEYS}
+        logger.info("resumed from %s at generator iteration %d", ckpt_path, start)
+        if start > total:
+            logger.warning(
+                "checkpoint is at generator iteration %d, beyond the %d configured "
+                "(n_epochs=%s); returning it as is", start, total, cfg.n_epochs
+            )
 
     def save(gen_iter: int, seconds: float) -> Path:
         assert ckpt_root is not None

@@ -216,3 +216,22 @@ def test_bad_data_is_rejected() -> None:
         train_gan(np.full((8, 2), np.nan, dtype=np.float32), small_cfg(), TINY)
     with pytest.raises(ValueError, match=r"shape \(8,\)"):
         train_gan(np.zeros(8, dtype=np.float32), small_cfg(), TINY)
+
+
+def test_resume_accepts_a_checkpoint_written_before_a_config_field_existed(
+    tmp_path: Path,
+) -> None:
+    """A newer version's config key absent from an old checkpoint compares as its default,
+    and store="auto" resumes into the store the checkpointed run used."""
+    import json
+
+    X, hist = ring(256), HistoryConfig(saves_per_epoch=2, alpha=0.5, beta=1.0)
+    full = train_gan(X, small_cfg(), TINY, hist)
+    d = tmp_path / "old"
+    train_gan(X, small_cfg(n_epochs=1, checkpoint_dir=str(d)), TINY, hist)
+    for state_file in d.glob("ckpt-*/state.json"):  # strip the newer key, as old files lack it
+        state = json.loads(state_file.read_text())
+        del state["meta"]["configs"]["history"]["memory_budget_mb"]
+        state_file.write_text(json.dumps(state))
+    resumed = train_gan(X, small_cfg(checkpoint_dir=str(d)), TINY, hist, resume=True)
+    assert_identical(full, resumed)

@@ -306,3 +306,6 @@ def test_demo_with_a_small_digits_config(tmp_path: Path, monkeypatch):
     }
     assert (out / "report.md").is_file() and (out / "auprc_per_digit.png").is_file()
     assert json.loads((out / "config.json").read_text())["digits"] == [1, 8]
+    # each digit's shared GAN is checkpointed (safetensors, configs in the metadata)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "gan-digit1.safetensors", "gan-digit8.safetensors"]

@@ -67,6 +67,8 @@ def test_mnist_leave_one_out(shared_data: Path, tmp_path: Path) -> None:
     errs = metrics["reconstruction_errors"]
     assert set(errs) == {"0", "7"} and errs["0"]["anomalous"]["median"] > 0
     _check_pngs(tmp_path, ["auprc_per_digit", "reconstruction_errors"])
+    assert {p.name for p in (tmp_path / "checkpoints").iterdir()} == {
+        "gan-digit0.safetensors", "gan-digit7.safetensors"}
 
 
 SEEN: dict[str, dict[str, Any]] = {}

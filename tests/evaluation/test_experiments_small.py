@@ -126,6 +126,8 @@ def test_har_falls_back_to_basicmotions_and_skips_daphnet(tmp_path: Path, shared
     report = (tmp_path / "har" / "report.md").read_text()
     assert "UCI HAR not found; BasicMotions used" in report
     assert "NO anomalous" in report and "skipped" in report
+    assert [p.name for p in (tmp_path / "har" / "checkpoints").iterdir()] == [
+        "gan-basicmotions-Walking-series.safetensors"]
 
 
 def test_har_rejects_bad_settings(tmp_path: Path):

@@ -235,3 +235,23 @@ def test_resume_accepts_a_checkpoint_written_before_a_config_field_existed(
         state_file.write_text(json.dumps(state))
     resumed = train_gan(X, small_cfg(checkpoint_dir=str(d)), TINY, hist, resume=True)
     assert_identical(full, resumed)
+
+
+def test_gan_run_save_writes_weights_and_configs_without_pickle(tmp_path: Path) -> None:
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    run = train_gan(ring(256), small_cfg(n_epochs=1), TINY,
+                    HistoryConfig(saves_per_epoch=2, alpha=0.5, beta=1.0))
+    path = run.save(tmp_path / "gan.safetensors")
+    tensors = load_file(str(path))
+    for k, v in run.generator.state_dict().items():
+        assert torch.equal(tensors[f"generator.{k}"], v)
+    for k, v in run.critic_average().items():
+        assert torch.equal(tensors[f"critic_average.{k}"], v)
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["historyad"])
+    assert meta["format"] == "historyad-gan" and meta["gan_config"]["n_epochs"] == 1
+    assert meta["history_config"]["saves_per_epoch"] == 2

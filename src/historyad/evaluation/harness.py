@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,9 +58,11 @@ def evaluate_detectors(
     protocol: str = "",
     anomaly: str = "",
     keep_models: bool = False,
+    checkpoint: str | Path | None = None,
 ) -> list[Result]:
     """Fit each detector ``{label: {"name": registry name, **params}}`` on ``X_train`` and
-    score ``X_test``. GAN detectors share one GAN trained with ``gan`` params and, when
+    score ``X_test`` (``checkpoint``: where to save the shared GAN). GAN detectors share one
+    GAN trained with ``gan`` params and, when
     HistoryAD is among them, a recorded history (``history``: saves_per_epoch, alpha, beta)."""
     from historyad.training.trainer import train_gan
 
@@ -83,6 +86,8 @@ def evaluate_detectors(
                     proto._history_config(),
                 )
                 gan_seconds = time.perf_counter() - t0
+                if checkpoint is not None:
+                    run.save(checkpoint)
                 logger.info("shared GAN trained in %.1f s", gan_seconds)
             if klass.needs_history:
                 params.update(history or {})

@@ -79,6 +79,34 @@ class GANRun:
     def device(self) -> torch.device:
         return next(self.generator.parameters()).device
 
+    def save(self, path: str | Path) -> Path:
+        """Write the final generator and critic (and the eq. 14 critic average when a
+        history was recorded) to one safetensors file whose metadata holds the resolved
+        configs as JSON. No pickle; load with ``safetensors.torch.load_file``."""
+        import json
+
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
+        tensors |= {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
+        if self.recorder is not None and self.recorder.average.count:
+            tensors |= {f"critic_average.{k}": v for k, v in self.critic_average().items()}
+        tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        meta = {
+            "format": "historyad-gan",
+            "input_shape": list(self.input_shape),
+            "latent_dim": self.latent_dim,
+            "gan_config": to_dict(self.gan_config),
+            "net_config": to_dict(self.net_config),
+            "history_config": to_dict(self.history_config) if self.history_config else None,
+            "generator_iterations": len(self.records.get("gen_iter", [])),
+            "fit_seconds": self.fit_seconds,
+        }
+        save_file(tensors, str(path), metadata={"historyad": json.dumps(meta, default=str)})
+        return path
+
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, batch_size: int = 1024) -> torch.Tensor:
         """n samples (n, *input_shape) of the final generator, on its device; z ~ N(0, I)."""

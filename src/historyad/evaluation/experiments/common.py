@@ -46,6 +46,12 @@ class RunContext:
         self.out_dir = Path(self.out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
+    def checkpoint_path(self, name: str) -> Path:
+        """``out_dir/checkpoints/<name>.safetensors`` (the folder is created)."""
+        path = self.out_dir / "checkpoints" / f"{name}.safetensors"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def figure(self, fig: Any, name: str) -> Path:
         """Save ``fig`` as ``out_dir/name.png`` (dpi 120), close it and return the path."""
         import matplotlib.pyplot as plt
@@ -200,6 +206,8 @@ def run_digits_loo(ctx: RunContext) -> list[dict[str, Any]]:
                 if key in spec:
                     spec[key] = type(spec[key])(spec[key] / 2)
     cfg = digits_loo.DigitsConfig(**merge(base, ctx.config))
+    if cfg.checkpoint_dir is None:
+        cfg.checkpoint_dir = str(ctx.out_dir / "checkpoints")
     results = []
     for digit in tqdm(cfg.digits, desc="digits leave-one-out", unit="digit"):
         results += digits_loo.run(dataclasses.replace(cfg, digits=[digit]))

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 class DigitsConfig:
     digits: list[int] = field(default_factory=lambda: list(range(10)))
     seed: int = 0
+    checkpoint_dir: str | None = None  # save each digit's GAN there when set
     # 1 437 normal training images -> 4 generator iterations per "epoch"; schedules are
     # therefore counted in many short epochs (100 epochs ≈ 450 generator iterations).
     gan: dict[str, Any] = field(
@@ -62,6 +63,10 @@ def run(config: DigitsConfig | None = None) -> list[Result]:
             dataset="digits",
             protocol="leave-one-class-out",
             anomaly=str(digit),
+            checkpoint=(
+                f"{cfg.checkpoint_dir}/gan-digit{digit}.safetensors" if cfg.checkpoint_dir
+                else None
+            ),
         )
     return results
 

@@ -177,7 +177,9 @@ def _evaluate(
     }  # fmt: skip
     X_gan = np.concatenate([X_train] * repeat) if repeat > 1 else X_train
     kw = {"dataset": dataset, "protocol": protocol, "anomaly": anomaly}
-    results = evaluate_detectors(X_gan, X_test, y_test, specs, gan=gan, history=history, **kw)
+    ckpt = ctx.checkpoint_path(f"gan-{dataset}-{anomaly}-{rep}".replace(" ", "_"))
+    results = evaluate_detectors(X_gan, X_test, y_test, specs, gan=gan, history=history,
+                                 checkpoint=ckpt, **kw)
     results += evaluate_detectors(
         X_train, X_test, y_test,
         {f"knn ({rep})": {"name": "knn", "n_neighbors": cfg.n_neighbors}}, **kw,

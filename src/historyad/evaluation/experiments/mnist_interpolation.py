@@ -123,7 +123,7 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     kmnist = load("kmnist", split="test", root=ctx.data_root)
     X_train, _ = mnist_train_test(mnist, max_train=cfg.max_train, max_test=1, seed=ctx.seed)
     check = cross_dataset(mnist, kmnist, seed=ctx.seed, max_train=1, max_test=cfg.max_test)
-    shared = train_shared_gan(X_train, gan, cfg.historyad)
+    shared = train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
     records, scores, fitted = evaluate_on_gan(
         cfg.detectors, shared, cfg, X_train, check.X_test, check.y_test, dataset="mnist",
         protocol="cross-dataset", anomaly="kmnist", n_train=len(X_train),

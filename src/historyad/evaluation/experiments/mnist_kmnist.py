@@ -159,7 +159,10 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     logger.info("mnist-vs-kmnist split: %s", sizes)
 
     gan_labels = [lab for lab in cfg.detectors if lab != "knn"]
-    shared = train_shared_gan(X_train, gan, cfg.historyad) if gan_labels else None
+    shared = (
+        train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
+        if gan_labels else None
+    )
     fit_extra = {lab: {"X_val": X_val, "y_val": y_val}
                  for lab in cfg.detectors if lab.startswith("historyad") and
                  lab != "historyad-no-training"}  # fmt: skip

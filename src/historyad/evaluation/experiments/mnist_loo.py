@@ -21,6 +21,7 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -141,7 +142,11 @@ def gan_kwargs(cfg: GANExperimentConfig, ctx: RunContext) -> dict[str, Any]:
 
 
 def train_shared_gan(
-    X_train: np.ndarray, gan: dict[str, Any], historyad: dict[str, Any]
+    X_train: np.ndarray,
+    gan: dict[str, Any],
+    historyad: dict[str, Any],
+    *,
+    save_to: Path | None = None,
 ) -> SharedGAN:
     """Train one WGAN-GP on ``X_train`` (images in [-1, 1]) recording the generator history
     that HistoryAD with ``{**gan, **historyad}`` asks for."""
@@ -157,6 +162,8 @@ def train_shared_gan(
     t0 = time.perf_counter()
     run = train_gan(X, proto._gan_config(), proto._net_config(), proto._history_config())
     seconds = time.perf_counter() - t0
+    if save_to is not None:
+        run.save(save_to)
     n_snap = len(run.recorder.store.times) if run.recorder is not None else 0
     logger.info(
         "shared GAN: %d images, %d generator iterations, %d snapshots, %.1f s",
@@ -511,7 +518,11 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
         logger.info("digit %d: %r", digit, split)
         sizes[str(digit)] = {k: split.meta[k] for k in ("n_train", "n_test", "n_test_anomaly")}
         gan_labels = [lab for lab in cfg.detectors if lab != "knn"]
-        shared = train_shared_gan(split.X_train, gan, cfg.historyad) if gan_labels else None
+        shared = (
+            train_shared_gan(split.X_train, gan, cfg.historyad,
+                             save_to=ctx.checkpoint_path(f"gan-digit{digit}"))
+            if gan_labels else None
+        )
         if shared is not None:
             sizes[str(digit)]["iters_per_epoch"] = shared.run.iters_per_epoch
         recs, scores, _ = evaluate_on_gan(

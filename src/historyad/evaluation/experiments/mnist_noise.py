@@ -84,7 +84,10 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     splits = {s: corrupted(X_clean, sigma=s, seed=ctx.seed + 1, clip=cfg.clip, name="mnist")
               for s in cfg.sigmas}  # fmt: skip
     gan_labels = [lab for lab in cfg.detectors if lab != "knn"]
-    shared = train_shared_gan(X_train, gan, cfg.historyad) if gan_labels else None
+    shared = (
+        train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
+        if gan_labels else None
+    )
 
     records: list[dict[str, Any]] = []
     dens_scores: dict[str, np.ndarray] = {}

@@ -141,6 +141,7 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
         gcfg = dataclasses.replace(gcfg, batch_size=cfg.batch_size, seed=ctx.seed,
                                    device=ctx.device)
         runs[name], gan_seconds[name] = timed(lambda g=gcfg, h=hcfg: train_gan(X, g, nets, h))
+        runs[name].save(ctx.checkpoint_path(f"gan-{name}"))
         samples = runs[name].sample(cfg.n_samples, seed=ctx.seed).cpu().numpy()
         count, fractions = modes_covered(samples, centres, cfg.std)
         modes[name] = {"modes_covered": count, "of": cfg.n_modes, "fractions": fractions,

@@ -64,7 +64,8 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
                           max_test=cfg.max_test)  # fmt: skip
     records: list[dict[str, Any]] = []
     for s in cfg.settings:
-        shared = train_shared_gan(split.X_train, gan, {**cfg.historyad, "saves_per_epoch": int(s)})
+        shared = train_shared_gan(split.X_train, gan, {**cfg.historyad, "saves_per_epoch": int(s)},
+                                  save_to=ctx.checkpoint_path(f"gan-saves{int(s)}"))
         recorder = shared.run.recorder
         assert recorder is not None
         info = {

@@ -138,7 +138,10 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     }  # fmt: skip
     X_train = splits[cfg.others[0]].X_train  # identical for every other dataset (same seed)
     gan_labels = [lab for lab in cfg.detectors if lab != "knn"]
-    shared = train_shared_gan(X_train, gan, cfg.historyad) if gan_labels else None
+    shared = (
+        train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
+        if gan_labels else None
+    )
     fitted = fit_detectors(cfg.detectors, shared, cfg, X_train)
 
     records: list[dict[str, Any]] = []

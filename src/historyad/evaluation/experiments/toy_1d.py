@@ -103,6 +103,7 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
         saves_per_epoch=cfg.saves_per_epoch, alpha=0.0, beta=cfg.beta, record_critic=True
     )
     run_, gan_s = timed(lambda: train_gan(X, gan_cfg, nets, hist_cfg))
+    run_.save(ctx.checkpoint_path("gan"))
     recorder = run_.recorder
     assert recorder is not None and recorder.critic_store is not None
     times = recorder.store.times

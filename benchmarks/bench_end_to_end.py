@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from historyad.evaluation.experiments.mnist_loo import pyod_available
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "end_to_end.json"
 DATA = Path(os.environ.get("HISTORYAD_DATA", ROOT.parent / "shared" / "data"))
@@ -69,14 +71,6 @@ PYOD_PEERS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "PyOD ECOD": ("pyod.models.ecod", "ECOD", {}),
     "PyOD HBOS": ("pyod.models.hbos", "HBOS", {}),
 }
-
-
-def pyod_available() -> bool:
-    try:
-        importlib.import_module("pyod")
-    except ImportError:
-        return False
-    return True
 
 
 def make(label: str, args: argparse.Namespace, n_train: int) -> Any:

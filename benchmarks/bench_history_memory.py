@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -55,6 +54,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from _memory import peak_rss_mb, rss_now_mb
 from historyad.config import GANConfig, HistoryConfig, NetConfig
 from historyad.nn import build_critic, build_generator, count_parameters
 from historyad.training import train_gan
@@ -63,7 +63,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "history_memory.json"
 SHAPE = (1, 28, 28)
 NETS = NetConfig(size="paper")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 #: variant -> (store, dtype, record_critic); None = no history
 VARIANTS: dict[str, tuple[str, str, bool] | None] = {
@@ -75,28 +74,6 @@ VARIANTS: dict[str, tuple[str, str, bool] | None] = {
     "disk/fp16": ("disk", "float16", False),
     "paper: all G+D states in memory": ("memory", "float32", True),
 }
-
-
-def rss_now_mb() -> float:
-    """Current resident set size of this process in MiB (from /proc/self/statm)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * PAGE / 2**20
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MiB: ``VmHWM`` (``ru_maxrss`` where /proc is missing).
-
-    Not ``ru_maxrss``: after ``subprocess`` spawns a child, the child's ``ru_maxrss`` is at
-    least the parent's peak (Linux keeps the peak of the memory map replaced by exec).
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def extrapolate(r: dict[str, Any], k: int, saves: int) -> None:

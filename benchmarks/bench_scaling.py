@@ -34,7 +34,6 @@ import gzip
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from _memory import peak_rss_mb
 from historyad.config import GANConfig, NetConfig
 from historyad.nn import build_critic, build_generator, count_parameters
 from historyad.training import train_gan
@@ -71,22 +71,6 @@ def load_mnist(n: int, data: str) -> np.ndarray:
     X /= 127.5
     X -= 1.0
     return X
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MiB: ``VmHWM`` (``ru_maxrss`` where /proc is missing).
-
-    Not ``ru_maxrss``: after ``subprocess`` spawns a child, the child's ``ru_maxrss`` is at
-    least the parent's peak (Linux keeps the peak of the memory map replaced by exec).
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def train_iters(X: np.ndarray, width: int, iters: int, device: str) -> list[float]:

@@ -17,7 +17,6 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _memory import peak_rss_mb
 from historyad.config import GANConfig, HistoryConfig, NetConfig
 from historyad.nn import build_critic, build_generator, count_parameters
 from historyad.training import train_gan
@@ -91,24 +91,11 @@ def trainer(X: np.ndarray, gen_iters: int, history: HistoryConfig | None = None)
     return elapsed
 
 
-def peak_rss_kb() -> float:
-    """Peak RSS of this process in KiB from ``VmHWM``: a subprocess's ``ru_maxrss`` starts at
-    its parent's peak, which would hide the child's own (see bench_history_memory.py)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return float(line.split()[1])
-    except OSError:
-        pass
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
 def child(variant: str, n: int, gen_iters: int, threads: int) -> None:
     """One variant in this (fresh) process; prints a JSON line with time and peak RSS."""
     torch.set_num_threads(threads)
     X, _ = load_data(n)
-    rss_data = peak_rss_kb()
+    rss_data = peak_rss_mb() * 1024
     snaps = 0
     with tempfile.TemporaryDirectory() as tmp:
         if variant == "bare":
@@ -122,7 +109,7 @@ def child(variant: str, n: int, gen_iters: int, threads: int) -> None:
                 per_epoch = max(1, n // (BATCH * N_CRITIC))
                 snaps = (gen_iters * min(50, per_epoch)) // per_epoch
             seconds = trainer(X, gen_iters, history)
-    rss = peak_rss_kb()
+    rss = peak_rss_mb() * 1024
     print(json.dumps({"variant": variant, "seconds": seconds, "peak_rss_mb": rss / 1024,
                       "rss_after_data_mb": rss_data / 1024, "snapshots": snaps}))
 

@@ -13,7 +13,9 @@ from historyad.detectors.history_ad import (
     dtv_loss,
     dtv_optimum,
     interval_distance,
+    score_reference,
     tv_estimate,
+    two_sided_score,
 )
 from historyad.training.trainer import train_gan
 
@@ -61,7 +63,7 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
     )
     det = HistoryAD.from_gan(
         run, n_epochs=2.0, width=32, alpha=0.0, beta=1.0, saves_per_epoch=6,
-        dtv_steps=800, dtv_lr=2e-3, batch_size=256, standardize=False,
+        dtv_steps=800, dtv_lr=2e-3, batch_size=256, standardize=False, score="dtv",
     ).fit(X)
     hist = run.history_sampler(alpha=0.0, beta=1.0).sample(
         20_000, generator=torch.Generator().manual_seed(3)
@@ -78,6 +80,36 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
     err = np.abs(ours[clear] - target[clear])
     assert np.mean(err) < 0.2, f"mean |D_TV − D*| = {np.mean(err):.3f}"
     assert np.mean(np.sign(ours[mass]) == np.sign(target[mass])) > 0.9
+    # the default two-sided score is that same D_TV, measured against its training range
+    two = HistoryAD.from_gan(
+        run, n_epochs=2.0, width=32, alpha=0.0, beta=1.0, saves_per_epoch=6,
+        dtv_steps=800, dtv_lr=2e-3, batch_size=256, standardize=False,
+    ).fit(X)
+    ref = score_reference(ours_train := det.decision_function(X))
+    np.testing.assert_allclose(two.score_reference_, ref, rtol=1e-5, atol=1e-6)
+    expected = two_sided_score(torch.from_numpy(ours), torch.from_numpy(ref)).numpy()
+    np.testing.assert_allclose(two.decision_function(grid[:, None].astype(np.float32)),
+                               expected, rtol=1e-4, atol=1e-5)
+    # 0 at the training median, 1 at the training 5 % and 95 % quantiles
+    assert two.decision_scores_.min() == pytest.approx(0.0, abs=1e-3)
+    assert np.mean(two.decision_scores_ <= 1.0) == pytest.approx(0.90, abs=0.01)
+    assert ours_train.shape == (len(X),)
+
+
+def test_two_sided_score_by_hand() -> None:
+    ref = torch.tensor([-2.0, -1.0, 1.0])  # q05, median, q95
+    raw = torch.tensor([-1.0, 0.0, 1.0, 3.0, -1.5, -3.0])
+    # above the median: (d + 1) / 2; below: (−1 − d) / 1
+    torch.testing.assert_close(two_sided_score(raw, ref),
+                               torch.tensor([0.0, 0.5, 1.0, 2.0, 0.5, 2.0]))
+    np.testing.assert_allclose(score_reference(np.arange(101.0)), [5.0, 50.0, 95.0])
+
+
+def test_two_sided_score_flags_both_sides() -> None:
+    """An unseen class can land on either side of D_TV's training range: both count."""
+    ref = torch.tensor([-1.1, -1.0, -0.8])
+    s = two_sided_score(torch.tensor([-1.0, -1.5, 0.0]), ref)
+    assert s[0] == 0.0 and s[1] > 1.0 and s[2] > 1.0
 
 
 @pytest.mark.parametrize(
@@ -88,6 +120,7 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
         ({"dtv_gp": -1.0}, "dtv_gp=-1.0"),
         ({"case": 3}, r"case=3 is not allowed; choose one of \[1, 2\]"),
         ({"alpha": 6.0, "n_epochs": 5.0}, "alpha=6.0"),
+        ({"score": "raw"}, "score='raw' is not allowed"),
     ],
 )
 def test_bad_parameters_are_named(params: dict, match: str) -> None:

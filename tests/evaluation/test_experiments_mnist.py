@@ -53,8 +53,8 @@ def test_mnist_leave_one_out(shared_data: Path, tmp_path: Path) -> None:
     records, metrics, report = _run("mnist-leave-one-out", tmp_path, shared_data,
                                     digits=[0, 7], peers={})  # fmt: skip
     _check_records(records, metrics)
-    labels = ["historyad-case1", "historyad-case2", "historyad-no-training", "critic",
-              "encoder", "inversion", "knn"]  # fmt: skip
+    labels = ["historyad-case1", "historyad-dtv", "historyad-case2", "historyad-no-training",
+              "critic", "encoder", "inversion", "knn"]  # fmt: skip
     assert [(r["anomaly"], r["detector"]) for r in records] == [
         (d, lab) for d in ("0", "7") for lab in labels
     ]
@@ -274,7 +274,8 @@ def test_quick_and_full_schedules(module: str, cls: str, checks: dict, tmp_path:
     mod = importlib.import_module(f"historyad.evaluation.experiments.{module}")
     klass = getattr(mod, cls)
     full = build_config(klass, RunContext(out_dir=tmp_path), mod.QUICK)
-    assert full.gan == {"n_epochs": 5.0, "net_size": "paper"} and full.historyad == {}
+    paper_score = {"score": "dtv"} if module == "mnist_interpolation" else {}  # Fig. 8: raw D_TV
+    assert full.gan == {"n_epochs": 5.0, "net_size": "paper"} and full.historyad == paper_score
     assert full.max_train is None and full.fit_max == {"inversion": 512}
     quick = build_config(klass, RunContext(out_dir=tmp_path, quick=True), mod.QUICK)
     assert quick.gan["net_size"] == "cpu" and quick.historyad["dtv_steps"] < 1500

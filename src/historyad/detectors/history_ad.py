@@ -7,9 +7,17 @@ minimises eq. (10):
 
     L(D) = E_data[D(x)] − E_hist[D(x̃)] + λ · E_(data+hist)/2[dist(D, [−1, 1])²]
 
-so D_TV ≈ −1 on normal data and ≈ +1 where the history has more mass than the data. Its
-output is the anomaly score (higher = more anomalous). ``train_dtv=False`` is the paper's
-"no training" variant: the averaged critic scores directly.
+so D_TV ≈ −1 on normal data and ≈ +1 where the history has more mass than the data.
+``train_dtv=False`` is the paper's "no training" variant: the averaged critic scores directly.
+
+Scores. ``score="dtv"`` is the paper's: the D_TV output itself (higher = more anomalous).
+``score="two-sided"`` (our default) measures how far D_TV(x) falls outside the range D_TV
+takes on the training normals, in either direction (``two_sided_score``). Eq. (11) pins D_TV
+only where the data or the history has mass; on an unseen class neither has, and there the
+network extrapolates to either side: on MNIST leave-one-digit-out unseen digits mostly get
+D_TV *below* the normal data (raw-score AUROC 0.08–0.27, see RESULTS.md). An output outside
+the training interval on either side is anomalous, which is also seed 001's confidence
+interval rule for the critic.
 """
 
 from __future__ import annotations
@@ -51,13 +59,34 @@ def dtv_optimum(p_data: np.ndarray, p_hist: np.ndarray, lam: float) -> np.ndarra
     return np.sign(q - p) + (q - p) / (lam * total)
 
 
+def score_reference(raw: np.ndarray, tail: float = 0.05) -> np.ndarray:
+    """(3,) reference of ``two_sided_score``: the ``tail``, 0.5 and ``1 − tail`` quantiles of
+    the raw scores of the training normals."""
+    raw = np.asarray(raw, dtype=np.float64).reshape(-1)
+    return np.quantile(raw, [tail, 0.5, 1.0 - tail])
+
+
+def two_sided_score(raw: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Distance of raw scores (B,) from the training scores' median, in units of the upper
+    tail (q_hi − median) above it and of the lower tail (median − q_lo) below it. ≈ 0 for
+    typical normal data, 1 at the training 5 % / 95 % quantiles; higher = more anomalous."""
+    lo, mid, hi = ref[0], ref[1], ref[2]
+    up = (raw - mid) / (hi - mid).clamp_min(1e-12)
+    down = (mid - raw) / (mid - lo).clamp_min(1e-12)
+    return torch.where(raw >= mid, up, down)  # (B,)
+
+
 def tv_estimate(d_data: torch.Tensor, d_hist: torch.Tensor) -> float:
     """TV(P_data, P_hist) ≥ (E_hist[D̄] − E_data[D̄]) / 2 with D̄ = clip(D, −1, 1)."""
     return float((d_hist.clamp(-1, 1).mean() - d_data.clamp(-1, 1).mean()) / 2)
 
 
 class HistoryAD(GANDetector):
-    """History-based anomaly detector: score = D_TV(x), ≈ −1 normal, ≈ +1 anomalous."""
+    """History-based anomaly detector on D_TV(x) (≈ −1 normal, ≈ +1 anomalous).
+
+    Score (higher = more anomalous): ``score="two-sided"`` (default) the distance of D_TV(x)
+    from D_TV's range on the training normals, either side; ``score="dtv"`` D_TV(x) itself.
+    """
 
     needs_history = True
 
@@ -85,6 +114,7 @@ class HistoryAD(GANDetector):
         dtv_gp: float = 0.0,  # gradient penalty on D_TV (our extension; 0 = paper)
         dtv_noise: float = 0.0,  # instance-noise std on D_TV's inputs (our extension; 0 = paper)
         history_store: Literal["auto", "memory", "disk"] = "auto",
+        score: Literal["two-sided", "dtv"] = "two-sided",  # "dtv": seed 000's raw output
         contamination: float = 0.05,
         standardize: str | bool = "auto",
         device: str = "cpu",
@@ -112,6 +142,7 @@ class HistoryAD(GANDetector):
         self.dtv_gp = dtv_gp
         self.dtv_noise = dtv_noise
         self.history_store = history_store
+        self.score = score
         self.contamination = contamination
         self.standardize = standardize
         self.device = device
@@ -121,6 +152,8 @@ class HistoryAD(GANDetector):
     # -- configuration -----------------------------------------------------------------
     def _check_params(self) -> None:
         super()._check_params()
+        if self.score not in ("two-sided", "dtv"):
+            raise ValueError(f"score={self.score!r} is not allowed; choose 'two-sided' or 'dtv'")
         if not self.alpha < self.n_epochs:
             raise ValueError(
                 f"alpha={self.alpha!r} is not allowed; the history window [alpha, n_epochs] "
@@ -189,6 +222,10 @@ class HistoryAD(GANDetector):
         self.dtv_ = dtv.eval()
         for p in self.dtv_.parameters():
             p.requires_grad_(False)
+        with torch.no_grad():  # D_TV on the training normals: the two-sided score's reference
+            raw = torch.cat([self.dtv_(X[i : i + self.score_batch_size])
+                             for i in range(0, len(X), self.score_batch_size)])
+        self.score_reference_ = score_reference(raw.float().cpu().numpy())
 
     def _train_dtv(self, dtv: torch.nn.Module, X: torch.Tensor, sampler: Any) -> None:
         from historyad.training.losses import gradient_penalty
@@ -256,11 +293,17 @@ class HistoryAD(GANDetector):
 
     # -- scoring & persistence ---------------------------------------------------------
     def _score(self, X: torch.Tensor) -> torch.Tensor:
-        return self.dtv_(X)  # (B,) ≈ −1 normal, ≈ +1 anomalous
+        raw = self.dtv_(X)  # (B,) ≈ −1 normal, ≈ +1 anomalous
+        if self.score == "dtv":
+            return raw
+        ref = torch.as_tensor(self.score_reference_, dtype=raw.dtype, device=raw.device)
+        return two_sided_score(raw, ref)  # (B,) ≈ 0 normal, ≫ 1 anomalous
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
-        return prefixed("critic", self.dtv_)
+        ref = torch.as_tensor(self.score_reference_, dtype=torch.float64)
+        return {**prefixed("critic", self.dtv_), "score_reference": ref}
 
     def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         self.latent_dim_ = int(meta["latent_dim"])
         self.dtv_ = self._restore("critic", tensors)
+        self.score_reference_ = tensors["score_reference"].numpy()

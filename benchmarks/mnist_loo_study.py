@@ -1,0 +1,154 @@
+"""Third quality study: HistoryAD's scores on all ten MNIST leave-one-digit-out tasks.
+
+For each digit one WGAN-GP (12 000 normal training images, 10 short epochs = 370 generator
+iterations, 10 saves per epoch, every critic snapshot recorded too) is trained once and
+cached through the trainer's safetensors checkpoints (``--cache``; the same cache as
+``mnist_dtv_study.py``). The eq. 14 average for the detectors' window (α = 1, β = 3) is
+recomputed from the recorded critic snapshots, so one cached GAN serves every variant.
+Detectors, all on the same split (test: the second half of 3 000 held-out images):
+
+- ``knn``: k-nearest neighbours (k = 5) on raw pixels;
+- ``historyad``: the library defaults (D_TV trained 1 500 steps, ``score="two-sided"``);
+- ``historyad score=dtv``: the same fitted D_TV scored with its raw output (seed 000);
+- ``historyad case 2`` (two-sided / dtv), ``no-training`` (two-sided / dtv);
+- ``critic``: the final WGAN-GP critic (seed 001 §5.1); with ``--encoder`` also seed 001's
+  encoder (§5.3, 3 encoder epochs).
+
+    .venv/bin/python benchmarks/mnist_loo_study.py --digits 0 1 2 --out /tmp/loo_012.json
+
+Several processes can share the work (``--digits`` subsets, one ``--out`` each); ``--merge
+a.json b.json --out all.json`` joins their rows and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from historyad.config import GANConfig, HistoryConfig, NetConfig
+from historyad.data import load
+from historyad.detectors import CriticDetector, EncoderDetector, HistoryAD, KNNDetector
+from historyad.evaluation.metrics import auprc, auroc
+from historyad.protocols import leave_one_class_out
+from historyad.training.history import OnlineWeightedAverage
+from historyad.training.trainer import GANRun, train_gan
+
+log = logging.getLogger("loo_study")
+
+
+def cached_gan(X: np.ndarray, digit: int, args: argparse.Namespace) -> GANRun:
+    """The digit's cached GAN, its eq. 14 average recomputed for (alpha, beta)."""
+    run = train_gan(
+        torch.from_numpy(X),
+        GANConfig(n_epochs=args.epochs, seed=0,
+                  checkpoint_dir=f"{args.cache}/d{digit}_e{args.epochs}_s{args.saves}"),
+        NetConfig(),
+        HistoryConfig(saves_per_epoch=args.saves, alpha=0.0, beta=0.0, record_critic=True),
+        resume=True,
+    )
+    rec = run.recorder
+    assert rec is not None and rec.critic_store is not None
+    avg = OnlineWeightedAverage(beta=args.beta)
+    for i, t in enumerate(rec.critic_store.times):
+        if args.alpha - 1e-9 <= t <= args.epochs + 1e-9:
+            avg.update(float(t), rec.critic_store.load(i))
+    rec.average = avg
+    run.history_config = dataclasses.replace(run.history_config, alpha=args.alpha,
+                                             beta=args.beta)
+    return run
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
+    p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    p.add_argument("--max-train", type=int, default=12000)
+    p.add_argument("--max-test", type=int, default=3000)
+    p.add_argument("--epochs", type=float, default=10.0)
+    p.add_argument("--saves", type=int, default=10)
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--beta", type=float, default=3.0)
+    p.add_argument("--dtv-steps", type=int, default=1500)
+    p.add_argument("--encoder", action="store_true", help="also fit seed 001's encoder")
+    p.add_argument("--cache", default="/tmp/historyad_gan_cache")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="benchmarks/results/loo_study.json")
+    p.add_argument("--merge", nargs="*", default=None,
+                   help="only merge these result files (e.g. from parallel runs) into --out")
+    args = p.parse_args()
+    if args.merge is not None:
+        rows = [r for f in args.merge for r in json.loads(Path(f).read_text())["rows"]]
+        rows.sort(key=lambda r: r["digit"])
+        first = json.loads(Path(args.merge[0]).read_text())["args"]
+        Path(args.out).write_text(json.dumps({"args": {**first, "digits": sorted(
+            {r["digit"] for r in rows})}, "rows": rows}, indent=1))
+        table(rows)
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    ds = load("mnist", root=args.data)
+    out = Path(args.out)
+    rows: list[dict[str, Any]] = json.loads(out.read_text())["rows"] if out.is_file() else []
+    for digit in args.digits:
+        rows[:] = [r for r in rows if r["digit"] != digit]
+        split = leave_one_class_out(
+            ds, digit, seed=0, max_train=args.max_train, max_test=args.max_test
+        )
+        Xtr, Xte, yte = split.X_train, split.X_test, split.y_test
+        test = np.random.default_rng(1).permutation(len(Xte))[len(Xte) // 2 :]
+        Xt, yt = Xte[test], yte[test]
+
+        def row(name: str, s: np.ndarray, seconds: float, *, digit: int = digit,
+                yt: np.ndarray = yt, rows: list[dict[str, Any]] = rows) -> None:
+            r = {"digit": digit, "detector": name, "auprc": auprc(yt, s), "auroc": auroc(yt, s),
+                 "fit_seconds": round(seconds, 1)}
+            log.info("digit %d %-32s AUPRC %.3f AUROC %.3f", digit, name, r["auprc"], r["auroc"])
+            rows.append(r)
+
+        t0 = time.perf_counter()
+        row("knn", KNNDetector(n_neighbors=5).fit(Xtr).decision_function(Xt),
+            time.perf_counter() - t0)
+        run = cached_gan(Xtr, digit, args)
+        common = {"n_epochs": args.epochs, "saves_per_epoch": args.saves, "alpha": args.alpha,
+                  "beta": args.beta, "dtv_steps": args.dtv_steps}
+        crit = CriticDetector.from_gan(run, n_epochs=args.epochs).fit(Xtr)
+        row("critic", crit.decision_function(Xt), run.fit_seconds)
+        if args.encoder:
+            t0 = time.perf_counter()
+            enc = EncoderDetector.from_gan(run, n_epochs=args.epochs, encoder_epochs=3.0)
+            row("encoder", enc.fit(Xtr).decision_function(Xt), time.perf_counter() - t0)
+        for name, extra in {"historyad": {}, "historyad case 2": {"case": 2},
+                            "historyad no-training": {"train_dtv": False}}.items():
+            t0 = time.perf_counter()
+            det = HistoryAD.from_gan(run, **common, **extra).fit(Xtr)
+            seconds = time.perf_counter() - t0
+            row(name, det.decision_function(Xt), seconds)  # default: score="two-sided"
+            row(f"{name} score=dtv", det.set_params(score="dtv").decision_function(Xt), seconds)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    table(rows)
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    """Print the AUPRC table (digits as columns, mean last)."""
+    digits = sorted({r["digit"] for r in rows})
+    names = list(dict.fromkeys(r["detector"] for r in rows))
+    print("| AUPRC | " + " | ".join(map(str, digits)) + " | mean |")
+    print("|---" * (len(digits) + 2) + "|")
+    for n in names:
+        v = {r["digit"]: r["auprc"] for r in rows if r["detector"] == n}
+        cells = [f"{v[d]:.3f}" if d in v else "–" for d in digits]
+        mean = np.mean(list(v.values()))
+        print(f"| {n} | " + " | ".join(cells) + f" | {mean:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

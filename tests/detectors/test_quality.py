@@ -3,7 +3,8 @@
 Floors are set below what a short CPU schedule measured (RESULTS.md), so they catch a
 broken pipeline, not noise: the averaged critic (HistoryAD's "no training" variant,
 eq. 14) measured 0.73–0.76 AUPRC on digit 0 with the paper's raw score, kNN on raw pixels
-0.90–0.94; on digit 1 kNN measured 0.32 and HistoryAD's default two-sided score 0.70–0.91.
+0.90–0.94; on digit 1 kNN measured 0.31–0.32 and the averaged critic's two-sided score
+0.82–0.91 (raw: 0.23).
 The anomaly rate (chance level) is ≈ 0.35–0.39.
 """
 
@@ -44,8 +45,9 @@ def test_mnist_leave_one_digit_out_digit0_floor(shared_data: Path) -> None:
 
 @pytest.mark.slow
 def test_mnist_leave_one_digit_out_digit1_beats_knn(shared_data: Path) -> None:
-    """Digit 1 is where kNN on raw pixels fails (a thin stroke is close to every digit);
-    HistoryAD's default two-sided score flags the ones that D_TV puts below the normals."""
+    """Digit 1 is where kNN on raw pixels fails (a thin stroke is close to every digit). The
+    averaged critic puts the unseen ones far *below* the normals (raw AUROC ≈ 0.04), so the
+    raw score misses them and the two-sided score flags them."""
     split = leave_one_class_out(
         load("mnist", root=shared_data), 1, seed=0, max_train=6000, max_test=1500
     )
@@ -57,8 +59,9 @@ def test_mnist_leave_one_digit_out_digit1_beats_knn(shared_data: Path) -> None:
         NetConfig(),
         HistoryConfig(saves_per_epoch=10, alpha=1.0, beta=3.0),
     )
-    det = HistoryAD.from_gan(run, n_epochs=10.0, saves_per_epoch=10, dtv_steps=300)
+    det = HistoryAD.from_gan(run, n_epochs=10.0, saves_per_epoch=10, train_dtv=False,
+                             score="two-sided")  # fmt: skip
     score = auprc(split.y_test, det.fit(split.X_train).decision_function(split.X_test))
     raw = auprc(split.y_test, det.set_params(score="dtv").decision_function(split.X_test))
-    assert score > max(knn + 0.1, chance + 0.2), f"two-sided {score:.3f}, kNN {knn:.3f}"
-    assert score > raw, f"two-sided {score:.3f} vs the paper's raw D_TV {raw:.3f}"
+    assert score > max(knn + 0.2, chance + 0.3), f"two-sided {score:.3f}, kNN {knn:.3f}"
+    assert raw < chance + 0.05, f"raw {raw:.3f}: the unseen ones are no longer below"

@@ -53,7 +53,7 @@ def test_mnist_leave_one_out(shared_data: Path, tmp_path: Path) -> None:
     records, metrics, report = _run("mnist-leave-one-out", tmp_path, shared_data,
                                     digits=[0, 7], peers={})  # fmt: skip
     _check_records(records, metrics)
-    labels = ["historyad-case1", "historyad-dtv", "historyad-case2", "historyad-no-training",
+    labels = ["historyad-case1", "historyad-two-sided", "historyad-case2", "historyad-no-training",
               "critic", "encoder", "inversion", "knn"]  # fmt: skip
     assert [(r["anomaly"], r["detector"]) for r in records] == [
         (d, lab) for d in ("0", "7") for lab in labels

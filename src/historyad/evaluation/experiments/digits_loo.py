@@ -35,7 +35,8 @@ class DigitsConfig:
         default_factory=lambda: {
             "knn": {"name": "knn", "n_neighbors": 5},
             "historyad": {"name": "historyad", "dtv_steps": 300},
-            "historyad-dtv": {"name": "historyad", "dtv_steps": 300, "score": "dtv"},
+            "historyad-two-sided": {"name": "historyad", "dtv_steps": 300,
+                                    "score": "two-sided"},
             "historyad-no-training": {"name": "historyad", "train_dtv": False},
             "critic": {"name": "critic"},
             "encoder": {"name": "encoder", "encoder_epochs": 100.0},

@@ -59,8 +59,8 @@ GAN_KEYS = (
 
 #: Detector labels understood by ``make_detector``.
 DETECTOR_LABELS = (
-    "historyad", "historyad-dtv", "historyad-case1", "historyad-case2", "historyad-no-training",
-    "critic", "encoder", "inversion", "knn",
+    "historyad", "historyad-two-sided", "historyad-case1", "historyad-case2",
+    "historyad-no-training", "critic", "encoder", "inversion", "knn",
 )  # fmt: skip
 
 # The full (paper) GAN schedule on MNIST: seed 000 §4.3 (5 epochs, ~5 M parameters per net).
@@ -189,7 +189,7 @@ def make_detector(label: str, shared: SharedGAN | None, cfg: GANExperimentConfig
     run, gan = shared.run, shared.gan_kwargs
     variants = {
         "historyad": {},
-        "historyad-dtv": {"score": "dtv"},  # seed 000's raw D_TV output as the score
+        "historyad-two-sided": {"score": "two-sided"},  # D_TV's distance from its train range
         "historyad-case1": {"case": 1},
         "historyad-case2": {"case": 2},
         "historyad-no-training": {"train_dtv": False},
@@ -467,7 +467,7 @@ class MnistLOOConfig(GANExperimentConfig):
     digits: list[int] = field(default_factory=lambda: list(range(10)))
     train_fraction: float = 0.8  # both papers
     detectors: list[str] = field(
-        default_factory=lambda: ["historyad-case1", "historyad-dtv", "historyad-case2",
+        default_factory=lambda: ["historyad-case1", "historyad-two-sided", "historyad-case2",
                                  "historyad-no-training", "critic", "encoder", "inversion",
                                  "knn"]
     )  # fmt: skip

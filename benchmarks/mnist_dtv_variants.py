@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.neighbors import NearestNeighbors
 
-from historyad.config import GANConfig, HistoryConfig, NetConfig
+from _mnist_study import add_split_args, cached_gan
+from historyad.config import NetConfig
 from historyad.data import load
 from historyad.detectors import KNNDetector
 from historyad.detectors.history_ad import dtv_loss, tv_estimate
@@ -34,7 +35,6 @@ from historyad.nn.factory import build_critic
 from historyad.protocols import leave_one_class_out
 from historyad.training.history import snapshot_weights
 from historyad.training.losses import gradient_penalty
-from historyad.training.trainer import train_gan
 
 log = logging.getLogger("dtv_variants")
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -78,8 +78,7 @@ def identity(x: torch.Tensor) -> torch.Tensor:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--digit", type=int, default=0)
-    p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    p.add_argument("--cache", default="/tmp/historyad_gan_cache")
+    add_split_args(p)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--only", nargs="*", default=None, help="knn and/or keys of VARIANTS")
     p.add_argument("--out", default=None)
@@ -87,7 +86,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     split = leave_one_class_out(load("mnist", root=args.data), args.digit, seed=0,
-                                max_train=12000, max_test=3000)  # fmt: skip
+                                max_train=args.max_train, max_test=args.max_test)  # fmt: skip
     Xte, yte = split.X_test, split.y_test
     perm = np.random.default_rng(1).permutation(len(Xte))
     val, test = perm[: len(perm) // 2], perm[len(perm) // 2 :]
@@ -95,14 +94,8 @@ def main() -> None:
     Xt, yt = torch.from_numpy(Xte[test]), yte[test]
     X = torch.from_numpy(split.X_train)
     Xref = X[torch.randperm(len(X), generator=torch.Generator().manual_seed(3))[:3000]]
-    run = train_gan(
-        X,
-        GANConfig(n_epochs=10.0, seed=0,
-                  checkpoint_dir=f"{args.cache}/d{args.digit}_e10.0_s10"),
-        NetConfig(),
-        HistoryConfig(saves_per_epoch=10, alpha=0.0, beta=0.0, record_critic=True),
-        resume=True,
-    )
+    run = cached_gan(split.X_train, args.digit, epochs=args.epochs, saves=args.saves,
+                     cache=args.cache)
     assert run.recorder is not None and run.recorder.critic_store is not None
     cstore = run.recorder.critic_store
     states = [cstore.load(i) for i in range(len(cstore))]

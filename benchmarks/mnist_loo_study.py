@@ -33,27 +33,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from historyad.config import GANConfig, HistoryConfig, NetConfig
+from _mnist_study import add_split_args, cached_gan
 from historyad.data import load
 from historyad.detectors import CriticDetector, EncoderDetector, HistoryAD, KNNDetector
 from historyad.evaluation.metrics import auprc, auroc
 from historyad.protocols import leave_one_class_out
 from historyad.training.history import OnlineWeightedAverage
-from historyad.training.trainer import GANRun, train_gan
+from historyad.training.trainer import GANRun
 
 log = logging.getLogger("loo_study")
 
 
-def cached_gan(X: np.ndarray, digit: int, args: argparse.Namespace) -> GANRun:
+def averaged_gan(X: np.ndarray, digit: int, args: argparse.Namespace) -> GANRun:
     """The digit's cached GAN, its eq. 14 average recomputed for (alpha, beta)."""
-    run = train_gan(
-        torch.from_numpy(X),
-        GANConfig(n_epochs=args.epochs, seed=0,
-                  checkpoint_dir=f"{args.cache}/d{digit}_e{args.epochs}_s{args.saves}"),
-        NetConfig(),
-        HistoryConfig(saves_per_epoch=args.saves, alpha=0.0, beta=0.0, record_critic=True),
-        resume=True,
-    )
+    run = cached_gan(X, digit, epochs=args.epochs, saves=args.saves, cache=args.cache)
     rec = run.recorder
     assert rec is not None and rec.critic_store is not None
     avg = OnlineWeightedAverage(beta=args.beta)
@@ -69,16 +62,11 @@ def cached_gan(X: np.ndarray, digit: int, args: argparse.Namespace) -> GANRun:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--digits", type=int, nargs="+", default=list(range(10)))
-    p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    p.add_argument("--max-train", type=int, default=12000)
-    p.add_argument("--max-test", type=int, default=3000)
-    p.add_argument("--epochs", type=float, default=10.0)
-    p.add_argument("--saves", type=int, default=10)
+    add_split_args(p)
     p.add_argument("--alpha", type=float, default=1.0)
     p.add_argument("--beta", type=float, default=3.0)
     p.add_argument("--dtv-steps", type=int, default=1500)
     p.add_argument("--encoder", action="store_true", help="also fit seed 001's encoder")
-    p.add_argument("--cache", default="/tmp/historyad_gan_cache")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="benchmarks/results/loo_study.json")
     p.add_argument("--merge", nargs="*", default=None,
@@ -116,7 +104,7 @@ def main() -> None:
         t0 = time.perf_counter()
         row("knn", KNNDetector(n_neighbors=5).fit(Xtr).decision_function(Xt),
             time.perf_counter() - t0)
-        run = cached_gan(Xtr, digit, args)
+        run = averaged_gan(Xtr, digit, args)
         common = {"n_epochs": args.epochs, "saves_per_epoch": args.saves, "alpha": args.alpha,
                   "beta": args.beta, "dtv_steps": args.dtv_steps}
         crit = CriticDetector.from_gan(run, n_epochs=args.epochs).fit(Xtr)

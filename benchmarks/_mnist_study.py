@@ -1,0 +1,38 @@
+"""Settings and the cached GAN shared by the MNIST quality studies (run as scripts: this
+folder is on ``sys.path``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from historyad.config import GANConfig, HistoryConfig, NetConfig
+from historyad.training.trainer import GANRun, train_gan
+
+DATA = str(Path(__file__).resolve().parents[2] / "shared" / "data")
+CACHE = "/tmp/historyad_gan_cache"
+
+
+def add_split_args(p: argparse.ArgumentParser) -> None:
+    """--data, --max-train, --max-test, --epochs, --saves, --cache (the studies' defaults)."""
+    p.add_argument("--data", default=DATA)
+    p.add_argument("--max-train", type=int, default=12000)
+    p.add_argument("--max-test", type=int, default=3000)
+    p.add_argument("--epochs", type=float, default=10.0)
+    p.add_argument("--saves", type=int, default=10)
+    p.add_argument("--cache", default=CACHE)
+
+
+def cached_gan(X: np.ndarray, digit: int, *, epochs: float, saves: int, cache: str) -> GANRun:
+    """The digit's WGAN-GP (every generator and critic snapshot recorded, α = β = 0), trained
+    once and then resumed from its safetensors checkpoints in ``cache``."""
+    return train_gan(
+        torch.from_numpy(X),
+        GANConfig(n_epochs=epochs, seed=0, checkpoint_dir=f"{cache}/d{digit}_e{epochs}_s{saves}"),
+        NetConfig(),
+        HistoryConfig(saves_per_epoch=saves, alpha=0.0, beta=0.0, record_critic=True),
+        resume=True,
+    )

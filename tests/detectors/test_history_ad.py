@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -126,3 +128,35 @@ def test_two_sided_score_flags_both_sides() -> None:
 def test_bad_parameters_are_named(params: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         HistoryAD(**params).fit(np.zeros((10, 3), dtype=np.float32))
+
+
+def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
+    """Files saved before ``score_reference`` existed load for score='dtv' and refuse
+    score='two-sided' with a clear error."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from historyad.detectors.base import BaseDetector, _digest
+
+    X = np.random.default_rng(0).normal(size=(128, 3)).astype(np.float32)
+    det = HistoryAD(n_epochs=2.0, saves_per_epoch=2, dtv_steps=5, width=8).fit(X)
+    det.save(tmp_path / "new.safetensors")
+
+    def old_file(score: str) -> Path:
+        tensors = load_file(str(tmp_path / "new.safetensors"))
+        del tensors["state.score_reference"]
+        with safe_open(str(tmp_path / "new.safetensors"), framework="pt") as f:
+            meta = json.loads(f.metadata()["historyad"])
+        meta["params"]["score"] = score
+        meta_json = json.dumps(meta, sort_keys=True)
+        path = tmp_path / f"old-{score}.safetensors"
+        save_file(tensors, str(path),
+                  metadata={"historyad": meta_json, "sha256": _digest(tensors, meta_json)})
+        return path
+
+    old = BaseDetector.load(old_file("dtv"))
+    np.testing.assert_allclose(old.decision_function(X), det.decision_function(X), rtol=1e-6)
+    with pytest.raises(ValueError, match="no score reference"):
+        BaseDetector.load(old_file("two-sided"))

@@ -309,4 +309,10 @@ class HistoryAD(GANDetector):
     def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         self.latent_dim_ = int(meta["latent_dim"])
         self.dtv_ = self._restore("critic", tensors)
-        self.score_reference_ = tensors["score_reference"].numpy()
+        if "score_reference" in tensors:
+            self.score_reference_ = tensors["score_reference"].numpy()
+        elif self.score == "two-sided":  # a file written before the two-sided score existed
+            raise ValueError("this HistoryAD file has no score reference; score='two-sided' "
+                             "needs a detector fitted (and saved) by historyad >= this version")
+        else:
+            self.score_reference_ = np.full(3, np.nan)

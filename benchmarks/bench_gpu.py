@@ -9,8 +9,7 @@ epoch, 1 500 D_TV steps), fitted and then scoring the whole test split, once per
   (``torch.backends.{cuda.matmul,cudnn}.allow_tf32``);
 - ``bf16``: the fit (GAN, history, D_TV) under ``torch.autocast(dtype=torch.bfloat16)``
   (weights, optimiser states and history snapshots stay float32); scoring in float32,
-  because bf16's 8-bit mantissa ties many scores (on CPU, scoring under autocast too dropped
-  a tiny run's AUPRC from 0.71 to 0.22).
+  because bf16's 8-bit mantissa would tie many scores.
 
 Reports wall time (fit, score, total), throughput (training images seen per second during
 the GAN, test images scored per second), peak GPU memory and AUPRC / AUROC, and the AUPRC

@@ -24,15 +24,18 @@ def add_split_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=float, default=10.0)
     p.add_argument("--saves", type=int, default=10)
     p.add_argument("--cache", default=CACHE)
+    p.add_argument("--width", type=int, default=None, help="net width (default: cpu size)")
 
 
-def cached_gan(X: np.ndarray, digit: int, *, epochs: float, saves: int, cache: str) -> GANRun:
+def cached_gan(X: np.ndarray, digit: int, *, epochs: float, saves: int, cache: str,
+               width: int | None = None) -> GANRun:
     """The digit's WGAN-GP (every generator and critic snapshot recorded, α = β = 0), trained
     once and then resumed from its safetensors checkpoints in ``cache``."""
+    tag = f"d{digit}_e{epochs}_s{saves}" + ("" if width is None else f"_w{width}")
     return train_gan(
         torch.from_numpy(X),
-        GANConfig(n_epochs=epochs, seed=0, checkpoint_dir=f"{cache}/d{digit}_e{epochs}_s{saves}"),
-        NetConfig(),
+        GANConfig(n_epochs=epochs, seed=0, checkpoint_dir=f"{cache}/{tag}"),
+        NetConfig(width=width),
         HistoryConfig(saves_per_epoch=saves, alpha=0.0, beta=0.0, record_critic=True),
         resume=True,
     )

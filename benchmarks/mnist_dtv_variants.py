@@ -52,6 +52,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "latewide_pos": {"alpha": 9.0, "beta": 0.0, "case": 2, "wide_std": 3.0, "pos_gen": 0.5},
     "latewide": {"alpha": 9.0, "beta": 0.0, "case": 2, "wide_std": 3.0},
     "late": {"alpha": 9.0, "beta": 0.0},  # negatives from the last epoch only
+    "lam1": {"lam": 1.0},  # λ of eq. (10): 10 in the paper
+    "lam100": {"lam": 100.0},
+    "lr1e-5": {"lr": 1e-5},  # D_TV learning rate: 1e-4 by default
+    "gp10": {"gp": 10.0},  # gradient penalty on D_TV
 }
 
 
@@ -143,7 +147,8 @@ def main() -> None:
 
     def train(name: str, *, case: int = 1, wide_std: float = 2.0, blur: float = 0.0,
               anchor: float = 0.0, last_only: bool = False, pos_gen: float = 0.0,
-              alpha: float = 1.0, beta: float = 3.0, gp: float = 0.0) -> None:
+              alpha: float = 1.0, beta: float = 3.0, gp: float = 0.0, lam: float = 10.0,
+              lr: float = 1e-4) -> None:
         tf = blur_fn(blur)
         net = build_critic(run.input_shape, NetConfig())
         net.load_state_dict(init)
@@ -152,7 +157,7 @@ def main() -> None:
             last = [n for n, _ in net.named_parameters()][-2:]
             for n, prm in net.named_parameters():
                 prm.requires_grad_(n in last)
-        opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=1e-4,
+        opt = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=lr,
                                betas=(0.5, 0.9))  # fmt: skip
         sampler = run.history_sampler(alpha=alpha, beta=beta, case=case, wide_std=wide_std)
         gen, rng = torch.Generator().manual_seed(1), np.random.default_rng(1)
@@ -170,7 +175,7 @@ def main() -> None:
                 pick = torch.randint(len(gpool), (m,), generator=gen)
                 xd = torch.cat([xd[: bs - m], gpool[pick]])
             dd, dh = net(tf(xd)), net(tf(xh))
-            loss = dtv_loss(dd, dh, 10.0)
+            loss = dtv_loss(dd, dh, lam)
             if gp > 0:
                 loss = loss + gp * gradient_penalty(net, tf(xd), tf(xh), generator=gen)
             if anchor > 0:

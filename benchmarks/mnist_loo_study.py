@@ -46,7 +46,8 @@ log = logging.getLogger("loo_study")
 
 def averaged_gan(X: np.ndarray, digit: int, args: argparse.Namespace) -> GANRun:
     """The digit's cached GAN, its eq. 14 average recomputed for (alpha, beta)."""
-    run = cached_gan(X, digit, epochs=args.epochs, saves=args.saves, cache=args.cache)
+    run = cached_gan(X, digit, epochs=args.epochs, saves=args.saves, cache=args.cache,
+                     width=args.width)
     rec = run.recorder
     assert rec is not None and rec.critic_store is not None
     avg = OnlineWeightedAverage(beta=args.beta)
@@ -106,12 +107,13 @@ def main() -> None:
             time.perf_counter() - t0)
         run = averaged_gan(Xtr, digit, args)
         common = {"n_epochs": args.epochs, "saves_per_epoch": args.saves, "alpha": args.alpha,
-                  "beta": args.beta, "dtv_steps": args.dtv_steps}
-        crit = CriticDetector.from_gan(run, n_epochs=args.epochs).fit(Xtr)
+                  "beta": args.beta, "dtv_steps": args.dtv_steps, "width": args.width}
+        crit = CriticDetector.from_gan(run, n_epochs=args.epochs, width=args.width).fit(Xtr)
         row("critic", crit.decision_function(Xt), run.fit_seconds)
         if args.encoder:
             t0 = time.perf_counter()
-            enc = EncoderDetector.from_gan(run, n_epochs=args.epochs, encoder_epochs=3.0)
+            enc = EncoderDetector.from_gan(run, n_epochs=args.epochs, width=args.width,
+                                           encoder_epochs=3.0)
             row("encoder", enc.fit(Xtr).decision_function(Xt), time.perf_counter() - t0)
         for name, extra in {"historyad": {}, "historyad case 2": {"case": 2},
                             "historyad no-training": {"train_dtv": False}}.items():

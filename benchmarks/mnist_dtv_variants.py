@@ -5,10 +5,10 @@ critic snapshot recorded), starts D_TV from the eq. 14 average (α = 1, β = 3) 
 with one change at a time, recording the validation AUPRC every 50 steps (on the first half
 of the test split; the table uses the second half). Every 50 steps it also records a
 normal-only model selection signal, the AUPRC of the validation normals against rotated and
-flipped copies of them, and reports the net at the step that maximises it. For each trained net, and for the
-averaged and the final critic, it also reports post-hoc scores: two-sided distances from
-the training scores (MAD, asymmetric quantile tails, an empirical two-sided p-value), and
-Mahalanobis distance / kNN on the penultimate features.
+flipped copies of them, and reports the net at the step that maximises it. For each
+trained net, and for the averaged and the final critic, it also reports post-hoc scores:
+two-sided distances from the training scores (MAD, asymmetric quantile tails, an empirical
+two-sided p-value), and Mahalanobis distance / kNN on the penultimate features.
 
     .venv/bin/python benchmarks/mnist_dtv_variants.py --digit 0 --only knn base blur1.5
 """

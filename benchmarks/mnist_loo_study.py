@@ -123,9 +123,21 @@ def main() -> None:
             row(name, det.decision_function(Xt), seconds)  # default: score="dtv"
             two = det.set_params(score="two-sided").decision_function(Xt)
             row(f"{name} score=two-sided", two, seconds)
+            if args.encoder:  # the issue's idea: HistoryAD plus the encoder's residual
+                row(f"{name} + encoder (z-sum)", zsum((det.set_params(score="dtv"), enc), Xt),
+                    seconds)  # fmt: skip
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
     table(rows)
+
+
+def zsum(detectors: tuple[Any, ...], X: np.ndarray) -> np.ndarray:
+    """Sum of the detectors' scores, each standardised by its training scores (no labels)."""
+    total = np.zeros(len(X))
+    for det in detectors:
+        ref = det.decision_scores_
+        total += (det.decision_function(X) - ref.mean()) / (ref.std() + 1e-12)
+    return total
 
 
 def table(rows: list[dict[str, Any]]) -> None:

@@ -16,10 +16,15 @@ DATA = str(Path(__file__).resolve().parents[2] / "shared" / "data")
 CACHE = "/tmp/historyad_gan_cache"
 
 
+def cap(text: str) -> int | None:
+    """``--max-train`` value: a positive int, or ``all`` for the protocol's full split."""
+    return None if text == "all" else int(text)
+
+
 def add_split_args(p: argparse.ArgumentParser) -> None:
     """--data, --max-train, --max-test, --epochs, --saves, --cache (the studies' defaults)."""
     p.add_argument("--data", default=DATA)
-    p.add_argument("--max-train", type=int, default=12000)
+    p.add_argument("--max-train", type=cap, default=12000, help="an int, or 'all' (no cap)")
     p.add_argument("--max-test", type=int, default=3000)
     p.add_argument("--epochs", type=float, default=10.0)
     p.add_argument("--saves", type=int, default=10)
@@ -32,6 +37,7 @@ def cached_gan(X: np.ndarray, digit: int, *, epochs: float, saves: int, cache: s
     """The digit's WGAN-GP (every generator and critic snapshot recorded, α = β = 0), trained
     once and then resumed from its safetensors checkpoints in ``cache``."""
     tag = f"d{digit}_e{epochs}_s{saves}" + ("" if width is None else f"_w{width}")
+    tag += "" if len(X) == 12000 else f"_n{len(X)}"  # the studies' default split has 12 000
     return train_gan(
         torch.from_numpy(X),
         GANConfig(n_epochs=epochs, seed=0, checkpoint_dir=f"{cache}/{tag}"),

@@ -10,6 +10,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.neighbors import NearestNeighbors
 
 from historyad.detectors.base import BaseDetector, DetectorFileError
 from historyad.detectors.registry import DETECTORS, get_detector
@@ -73,6 +74,27 @@ def test_fit_returns_self_and_sets_fitted_attributes(name: str, data: Any) -> No
     assert det.decision_scores_.shape == (len(X),)
     assert np.isfinite(det.threshold_)
     assert det.input_shape_ == (4,)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_scores_take_the_test_scoring_path(name: str, data: Any, fitted: dict) -> None:
+    X, _ = data
+    det = fitted[name]
+    expected = det.decision_function(X)
+    if name == "knn":  # documented exception: training samples leave themselves out
+        Xs = (X - det.mean_) / det.scale_  # tables are standardised with training stats
+        dist, _ = NearestNeighbors(n_neighbors=4).fit(Xs).kneighbors(Xs)
+        expected = dist[:, 3]
+    np.testing.assert_allclose(det.decision_scores_, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_two_sided_training_scores_take_the_test_scoring_path(data: Any) -> None:
+    X, _ = data
+    det = make("historyad", score="two-sided").fit(X)
+    np.testing.assert_array_equal(det.decision_scores_, det.decision_function(X))
+    raw = det.set_params(score="dtv").decision_function(X)  # the reference: raw D_TV quantiles
+    np.testing.assert_allclose(det.score_reference_, np.quantile(raw, [0.05, 0.5, 0.95]),
+                               rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -5,7 +5,8 @@
 - ``decision_function(X)``: shape (N,), **higher = more anomalous**;
 - ``predict(X)``: 0/1, ``decision_function(X) > threshold_``, where ``threshold_`` is the
   ``1 - contamination`` quantile of ``decision_scores_`` (the training scores, computed by
-  the same ``_score`` path as test scores);
+  the same batched ``_score`` path as test scores; kNN leaves each training sample out of
+  its own neighbours, HistoryAD takes its two-sided reference from the same pass);
 - ``save(path)`` / ``load(path)``: one safetensors file (weights and arrays) whose metadata
   holds the JSON config; no pickle, and a SHA-256 of the tensor bytes catches tampering.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -84,7 +86,7 @@ class BaseDetector(BaseEstimator):
         self._check_params()
         Xn = to_numpy(X)
         self._fit(self.prepare_training_data(Xn))
-        self.decision_scores_ = self._score_array(Xn)
+        self.decision_scores_ = self._training_scores(Xn)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
         self.n_features_in_ = int(np.prod(self.input_shape_))
         return self
@@ -125,6 +127,12 @@ class BaseDetector(BaseEstimator):
     def _score(self, X: torch.Tensor) -> torch.Tensor:
         """Scores of one preprocessed batch (B, *input_shape) -> (B,)."""
         raise NotImplementedError
+
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        """``decision_scores_`` (N,): the training data through the test-time scoring path.
+        Detectors whose score is calibrated on their own training outputs override this to
+        set that calibration and score in one pass."""
+        return self._score_array(X)
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
         """Fitted tensors to save (network weights, arrays)."""
@@ -167,12 +175,17 @@ class BaseDetector(BaseEstimator):
             X = (X - self.mean_) / self.scale_
         return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(self._device)
 
-    def _score_array(self, X: np.ndarray) -> np.ndarray:
+    def _score_array(
+        self, X: np.ndarray, fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> np.ndarray:
+        """``fn`` (default ``self._score``) over preprocessed batches of X -> (N,) float64,
+        in batches of ``score_batch_size`` so memory stays bounded."""
+        fn = self._score if fn is None else fn
         out = []
         for start in range(0, len(X), self.score_batch_size):
             batch = self._to_tensor(X[start : start + self.score_batch_size])
             with torch.no_grad():
-                out.append(self._score(batch).detach().float().cpu().numpy().reshape(-1))
+                out.append(fn(batch).detach().float().cpu().numpy().reshape(-1))
         return np.concatenate(out).astype(np.float64)
 
     # -- persistence -------------------------------------------------------------------

@@ -225,10 +225,6 @@ class HistoryAD(GANDetector):
         self.dtv_ = dtv.eval()
         for p in self.dtv_.parameters():
             p.requires_grad_(False)
-        with torch.no_grad():  # D_TV on the training normals: the two-sided score's reference
-            raw = torch.cat([self.dtv_(X[i : i + self.score_batch_size])
-                             for i in range(0, len(X), self.score_batch_size)])
-        self.score_reference_ = score_reference(raw.float().cpu().numpy())
 
     def _train_dtv(self, dtv: torch.nn.Module, X: torch.Tensor, sampler: Any) -> None:
         from historyad.training.losses import gradient_penalty
@@ -295,8 +291,18 @@ class HistoryAD(GANDetector):
         self.dtv_records_["auprc"].append(auprc(yv, s.cpu().numpy()))
 
     # -- scoring & persistence ---------------------------------------------------------
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        """One pass of D_TV over the training normals gives both the two-sided score's
+        reference and ``decision_scores_`` (``_from_raw``, as in ``_score``)."""
+        raw = self._score_array(X, self.dtv_).astype(np.float32)  # (N,) raw D_TV
+        self.score_reference_ = score_reference(raw)
+        return self._from_raw(torch.from_numpy(raw)).numpy().astype(np.float64)
+
     def _score(self, X: torch.Tensor) -> torch.Tensor:
-        raw = self.dtv_(X)  # (B,) ≈ −1 normal, ≈ +1 anomalous
+        return self._from_raw(self.dtv_(X))  # (B,) raw D_TV: ≈ −1 normal, ≈ +1 anomalous
+
+    def _from_raw(self, raw: torch.Tensor) -> torch.Tensor:
+        """The chosen score (B,) from raw D_TV outputs (B,); higher = more anomalous."""
         if self.score == "dtv":
             return raw
         ref = torch.as_tensor(self.score_reference_, dtype=raw.dtype, device=raw.device)

@@ -49,24 +49,22 @@ class KNNDetector(BaseDetector):
             )
         self.train_ = flat
         self._index = NearestNeighbors(n_neighbors=self.n_neighbors + 1).fit(flat)
-        self._scoring_train = True
+
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        return self._score_array(X, lambda b: self._distance(b, leave_self_out=True))
 
     def _score(self, X: torch.Tensor) -> torch.Tensor:
+        return self._distance(X, leave_self_out=False)
+
+    def _distance(self, X: torch.Tensor, *, leave_self_out: bool) -> torch.Tensor:
+        """(B,) distance of each row of X (B, *input_shape) to its k nearest training rows;
+        ``leave_self_out`` drops the first neighbour (the training sample itself, at 0)."""
         flat = X.reshape(len(X), -1).cpu().numpy()
         k = self.n_neighbors
         dist, _ = self._index.kneighbors(flat, n_neighbors=k + 1)
-        if getattr(self, "_scoring_train", False):
-            # leave-self-out: drop the first neighbour at distance 0 (the sample itself)
-            dist = dist[:, 1:]
-        else:
-            dist = dist[:, :k]
+        dist = dist[:, 1:] if leave_self_out else dist[:, :k]  # (B, k)
         score = dist[:, -1] if self.method == "largest" else dist.mean(axis=1)
         return torch.from_numpy(score)
-
-    def fit(self, X: Any, y: Any = None) -> KNNDetector:
-        super().fit(X, y)
-        self._scoring_train = False
-        return self
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
         return {"train": torch.from_numpy(np.ascontiguousarray(self.train_))}
@@ -74,4 +72,3 @@ class KNNDetector(BaseDetector):
     def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         self.train_ = tensors["train"].numpy()
         self._index = NearestNeighbors(n_neighbors=self.n_neighbors + 1).fit(self.train_)
-        self._scoring_train = False

@@ -19,6 +19,7 @@ from historyad.detectors.history_ad import (
     tv_estimate,
     two_sided_score,
 )
+from historyad.evaluation.metrics import auprc
 from historyad.training.trainer import train_gan
 
 
@@ -160,3 +161,19 @@ def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
     np.testing.assert_allclose(old.decision_function(X), det.decision_function(X), rtol=1e-6)
     with pytest.raises(ValueError, match="no score reference"):
         BaseDetector.load(old_file("two-sided"))
+
+
+def test_validation_auprc_is_recorded_along_dtv_training() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(256, 4)).astype(np.float32)
+    X_val = np.vstack([rng.normal(size=(30, 4)), rng.normal(5.0, 1.0, size=(30, 4))])
+    y_val = np.r_[np.zeros(30), np.ones(30)]
+    params = dict(n_epochs=1.0, width=16, batch_size=32, alpha=0.2, saves_per_epoch=5,
+                  dtv_steps=100)
+    det = HistoryAD(**params).fit(X, X_val=X_val, y_val=y_val)
+    rec = det.dtv_records_
+    assert rec["step"] == [50, 100] and len(rec["auprc"]) == 2
+    # the last record is the fitted D_TV's AUPRC on the validation set
+    assert rec["auprc"][-1] == pytest.approx(auprc(y_val, det.decision_function(X_val)))
+    with pytest.raises(ValueError, match="y_val"):
+        HistoryAD(**params).fit(X, X_val=X_val, y_val=y_val[:-1])

@@ -266,7 +266,7 @@ class HistoryAD(GANDetector):
         if not np.isfinite(self.dtv_records_["loss"][-1]):
             raise FloatingPointError(f"D_TV loss became non-finite; lower dtv_lr={self.dtv_lr}")
 
-    def _prepared_val(self) -> tuple[torch.Tensor, np.ndarray] | None:
+    def _prepared_val(self) -> tuple[np.ndarray, np.ndarray] | None:
         if getattr(self, "_val", None) is None:
             return None
         from historyad.detectors.base import to_numpy
@@ -277,18 +277,17 @@ class HistoryAD(GANDetector):
         if len(yv) != len(Xv) or set(np.unique(yv)) - {0, 1}:
             raise ValueError("y_val must hold one 0/1 label per row of X_val (1 = anomaly)")
         self.dtv_records_["auprc"] = []
-        return self._to_tensor(Xv), yv
+        return Xv, yv
 
-    def _record_val(self, dtv: torch.nn.Module, val: tuple[torch.Tensor, np.ndarray]) -> None:
+    def _record_val(self, dtv: torch.nn.Module, val: tuple[np.ndarray, np.ndarray]) -> None:
         from historyad.evaluation.metrics import auprc
 
         Xv, yv = val
         was_training = dtv.training
         dtv.eval()
-        with torch.no_grad():
-            s = torch.cat([dtv(Xv[i : i + 1024]) for i in range(0, len(Xv), 1024)])
+        s = self._score_array(Xv, dtv)  # (N_val,) raw D_TV, batched like every score
         dtv.train(was_training)
-        self.dtv_records_["auprc"].append(auprc(yv, s.cpu().numpy()))
+        self.dtv_records_["auprc"].append(auprc(yv, s))
 
     # -- scoring & persistence ---------------------------------------------------------
     def _training_scores(self, X: np.ndarray) -> np.ndarray:

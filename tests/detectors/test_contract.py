@@ -30,11 +30,13 @@ FAST: dict[str, dict[str, Any]] = {
         "dtv_steps": 20,
     },
 }
-NAMES = sorted(DETECTORS)
+# HistoryAD's two estimators of eq. (11)'s optimum: knn (the default) and seed 000's network.
+FAST["historyad-network"] = {**FAST["historyad"], "estimator": "network"}
+NAMES = [*sorted(DETECTORS), "historyad-network"]
 
 
 def make(name: str, **extra: Any) -> BaseDetector:
-    return get_detector(name)(**{**FAST[name], **extra})
+    return get_detector(name.removesuffix("-network"))(**{**FAST[name], **extra})
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +54,10 @@ def fitted(data: tuple[np.ndarray, np.ndarray]) -> dict[str, BaseDetector]:
 
 
 def test_registry_covers_the_four_paper_detectors_and_knn() -> None:
-    assert set(NAMES) == {"historyad", "critic", "encoder", "inversion", "knn"}
+    assert set(DETECTORS) == {"historyad", "critic", "encoder", "inversion", "knn"}
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(DETECTORS))
 def test_init_only_stores_params(name: str) -> None:
     det = get_detector(name)()
     params = det.get_params()
@@ -81,20 +83,31 @@ def test_training_scores_take_the_test_scoring_path(name: str, data: Any, fitted
     X, _ = data
     det = fitted[name]
     expected = det.decision_function(X)
+    Xs = (X - det.mean_) / det.scale_  # tables are standardised with training stats
     if name == "knn":  # documented exception: training samples leave themselves out
-        Xs = (X - det.mean_) / det.scale_  # tables are standardised with training stats
         dist, _ = NearestNeighbors(n_neighbors=4).fit(Xs).kneighbors(Xs)
         expected = dist[:, 3]
+    if name == "historyad":  # the knn estimator too, from its data neighbours only
+        r_data = NearestNeighbors(n_neighbors=6).fit(Xs).kneighbors(Xs)[0][:, 5]
+        r_hist = NearestNeighbors(n_neighbors=5).fit(det.history_).kneighbors(Xs)[0][:, 4]
+        n, d = len(X), X.shape[1]
+        expected = np.log(r_data / r_hist) + np.log((n - 1) / len(det.history_)) / d
     np.testing.assert_allclose(det.decision_scores_, expected, rtol=1e-6, atol=1e-6)
 
 
-def test_two_sided_training_scores_take_the_test_scoring_path(data: Any) -> None:
+@pytest.mark.parametrize("name", ["historyad", "historyad-network"])
+def test_two_sided_training_scores_take_the_test_scoring_path(name: str, data: Any) -> None:
     X, _ = data
-    det = make("historyad", score="two-sided").fit(X)
-    np.testing.assert_array_equal(det.decision_scores_, det.decision_function(X))
-    raw = det.set_params(score="dtv").decision_function(X)  # the reference: raw D_TV quantiles
-    np.testing.assert_allclose(det.score_reference_, np.quantile(raw, [0.05, 0.5, 0.95]),
-                               rtol=1e-6, atol=1e-6)
+    det = make(name, score="two-sided").fit(X)
+    raw = det.set_params(score="dtv")._training_scores(X)  # the reference: raw quantiles
+    ref = np.quantile(raw, [0.05, 0.5, 0.95])
+    two = det.set_params(score="two-sided").decision_function(X)
+    if name == "historyad-network":  # no leave-self-out: training scores = test path
+        np.testing.assert_array_equal(det.decision_scores_, two)
+    np.testing.assert_allclose(det.decision_scores_, np.where(
+        raw >= ref[1], (raw - ref[1]) / (ref[2] - ref[1]), (ref[1] - raw) / (ref[1] - ref[0])),
+        rtol=1e-5, atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(det.score_reference_, ref, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -196,7 +209,7 @@ def test_fit_rejects_bad_input_and_params(name: str) -> None:
 @pytest.mark.parametrize(
     "shape", [(1, 8, 8), (6, 24)], ids=["image-1x8x8", "series-6x24"]
 )
-@pytest.mark.parametrize("name", ["critic", "historyad"])
+@pytest.mark.parametrize("name", ["critic", "historyad", "historyad-network"])
 def test_images_and_series(name: str, shape: tuple[int, ...]) -> None:
     rng = np.random.default_rng(1)
     X = np.tanh(rng.normal(size=(128, *shape))).astype(np.float32)

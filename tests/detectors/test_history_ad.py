@@ -15,6 +15,7 @@ from historyad.detectors.history_ad import (
     dtv_loss,
     dtv_optimum,
     interval_distance,
+    log_density_ratio,
     score_reference,
     tv_estimate,
     two_sided_score,
@@ -67,6 +68,7 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
     det = HistoryAD.from_gan(
         run, n_epochs=2.0, width=32, alpha=0.0, beta=1.0, saves_per_epoch=6,
         dtv_steps=800, dtv_lr=2e-3, batch_size=256, standardize=False, score="dtv",
+        estimator="network",
     ).fit(X)
     hist = run.history_sampler(alpha=0.0, beta=1.0).sample(
         20_000, generator=torch.Generator().manual_seed(3)
@@ -87,6 +89,7 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
     two = HistoryAD.from_gan(
         run, n_epochs=2.0, width=32, alpha=0.0, beta=1.0, saves_per_epoch=6,
         dtv_steps=800, dtv_lr=2e-3, batch_size=256, standardize=False, score="two-sided",
+        estimator="network",
     ).fit(X)
     ref = score_reference(ours_train := det.decision_function(X))
     np.testing.assert_allclose(two.score_reference_, ref, rtol=1e-5, atol=1e-6)
@@ -97,6 +100,49 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
     assert two.decision_scores_.min() == pytest.approx(0.0, abs=1e-3)
     assert np.mean(two.decision_scores_ <= 1.0) == pytest.approx(0.90, abs=0.01)
     assert ours_train.shape == (len(X),)
+    # the knn estimator of the same optimum: (1/d) log(p_hist / p_data), here d = 1
+    knn = HistoryAD.from_gan(run, n_epochs=2.0, width=32, alpha=0.0, beta=1.0,
+                             saves_per_epoch=6, standardize=False, n_neighbors=50).fit(X)
+    ratio = knn.decision_function(grid[:, None].astype(np.float32))
+    assert np.mean(np.sign(ratio[clear]) == np.sign(target[clear])) > 0.9
+    both = (p > 0.02) & (q > 0.02)  # where both KDEs are reliable
+    assert np.corrcoef(ratio[both], np.log(q[both] / p[both]))[0, 1] > 0.9
+
+
+def test_log_density_ratio_by_hand() -> None:
+    # d = 2, equal sample sizes: log(r_data / r_hist); 4x the history: + log(1/4) / 2
+    r = log_density_ratio(np.array([2.0, 1.0]), np.array([1.0, 1.0]), n_data=10, n_hist=10,
+                          dim=2)  # fmt: skip
+    np.testing.assert_allclose(r, [np.log(2.0), 0.0])
+    r4 = log_density_ratio(np.array([1.0]), np.array([1.0]), n_data=10, n_hist=40, dim=2)
+    np.testing.assert_allclose(r4, [np.log(0.25) / 2])
+    assert np.isfinite(log_density_ratio(np.zeros(1), np.ones(1), n_data=1, n_hist=1, dim=1))
+
+
+class _Gaussian:
+    """A stand-in for P_Ghist: N(0, std²) in 1-D."""
+
+    def __init__(self, std: float) -> None:
+        self.std = std
+
+    def sample(self, n: int, *, rng: np.random.Generator, generator: torch.Generator
+               ) -> torch.Tensor:  # fmt: skip
+        return self.std * torch.randn(n, 1, generator=generator)
+
+
+def test_knn_estimate_matches_the_closed_form_density_ratio() -> None:
+    """With P_data = N(0, 1) and a history N(0, 2²), the knn estimator's raw score is
+    log(q(x) / p(x)) = log(1/2) + 3x²/8 (d = 1), negative near 0 and positive in the tails."""
+    X = np.random.default_rng(0).normal(size=(20_000, 1)).astype(np.float32)
+    det = HistoryAD(n_neighbors=200, standardize=False)  # k-th distances: noise ~ 1/sqrt(k)
+    det._fit_knn(det.prepare_training_data(X), _Gaussian(2.0))
+    grid = np.linspace(-2.5, 2.5, 51, dtype=np.float32)[:, None]
+    raw = det._raw(torch.from_numpy(grid)).numpy()
+    exact = np.log(0.5) + 3 * grid[:, 0] ** 2 / 8
+    err = np.abs(raw - exact)  # measured: mean 0.08 (the score spans −0.69 … 1.65)
+    assert np.mean(err) < 0.12, f"mean |estimate − log(q/p)| = {np.mean(err):.3f}"
+    clear = np.abs(exact) > 0.3
+    assert np.all(np.sign(raw[clear]) == np.sign(exact[clear]))
 
 
 def test_two_sided_score_by_hand() -> None:
@@ -132,8 +178,8 @@ def test_bad_parameters_are_named(params: dict, match: str) -> None:
 
 
 def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
-    """Files saved before ``score_reference`` existed load for score='dtv' and refuse
-    score='two-sided' with a clear error."""
+    """Files saved before ``score_reference`` (and the knn estimator) existed load as the
+    network they hold for score='dtv' and refuse score='two-sided' with a clear error."""
     import json
 
     from safetensors import safe_open
@@ -142,7 +188,8 @@ def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
     from historyad.detectors.base import BaseDetector, _digest
 
     X = np.random.default_rng(0).normal(size=(128, 3)).astype(np.float32)
-    det = HistoryAD(n_epochs=2.0, saves_per_epoch=2, dtv_steps=5, width=8).fit(X)
+    det = HistoryAD(n_epochs=2.0, saves_per_epoch=2, dtv_steps=5, width=8, beta=3.0,
+                    estimator="network").fit(X)
     det.save(tmp_path / "new.safetensors")
 
     def old_file(score: str) -> Path:
@@ -151,6 +198,9 @@ def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
         with safe_open(str(tmp_path / "new.safetensors"), framework="pt") as f:
             meta = json.loads(f.metadata()["historyad"])
         meta["params"]["score"] = score
+        for key in ("estimator", "n_neighbors", "n_history"):  # params added since
+            del meta["params"][key]
+        del meta["extra"]["estimator"]
         meta_json = json.dumps(meta, sort_keys=True)
         path = tmp_path / f"old-{score}.safetensors"
         save_file(tensors, str(path),
@@ -159,6 +209,7 @@ def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
 
     old = BaseDetector.load(old_file("dtv"))
     np.testing.assert_allclose(old.decision_function(X), det.decision_function(X), rtol=1e-6)
+    assert old.estimator == "network"
     with pytest.raises(ValueError, match="no score reference"):
         BaseDetector.load(old_file("two-sided"))
 
@@ -169,7 +220,7 @@ def test_validation_auprc_is_recorded_along_dtv_training() -> None:
     X_val = np.vstack([rng.normal(size=(30, 4)), rng.normal(5.0, 1.0, size=(30, 4))])
     y_val = np.r_[np.zeros(30), np.ones(30)]
     params = dict(n_epochs=1.0, width=16, batch_size=32, alpha=0.2, saves_per_epoch=5,
-                  dtv_steps=100)
+                  dtv_steps=100, estimator="network")
     det = HistoryAD(**params).fit(X, X_val=X_val, y_val=y_val)
     rec = det.dtv_records_
     assert rec["step"] == [50, 100] and len(rec["auprc"]) == 2

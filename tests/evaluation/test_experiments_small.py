@@ -103,18 +103,18 @@ def test_har_on_a_tiny_uci_har_folder_with_daphnet_windows(tmp_path: Path):
                      config={**HAR_TINY, "activities": ["WALKING", "LAYING"]})
     records = load_experiment("har")(ctx)
     har = [r for r in records if r["dataset"] == "uci-har"]
-    assert len(har) == 2 * 3 * 4
+    assert len(har) == 2 * 3 * 5  # activities x representations x detectors
     assert {r["representation"] for r in har} == {"recurrence", "raw-acc", "series"}
     assert {r["anomaly"] for r in har} == {"WALKING", "LAYING"}
     assert "knn (series)" in {r["detector"] for r in har}
     daphnet = [r for r in records if r["dataset"] == "daphnet"]
-    assert len(daphnet) == 4 and daphnet[0]["protocol"] == "windows"
+    assert len(daphnet) == 5 and daphnet[0]["protocol"] == "windows"
     report = (tmp_path / "har" / "report.md").read_text()
     assert "**uci-har** (UCI HAR is present)" in report and "windows protocol" in report
     for name in ("auprc_recurrence", "auprc_raw-acc", "auprc_series", "recurrence_examples"):
         assert (tmp_path / "har" / f"{name}.png").is_file()
     metrics = json.loads((tmp_path / "har" / "metrics.json").read_text())
-    assert metrics["dataset_used"] == "uci-har" and len(metrics["results"]) == 28
+    assert metrics["dataset_used"] == "uci-har" and len(metrics["results"]) == 35
 
 
 def test_har_falls_back_to_basicmotions_and_skips_daphnet(tmp_path: Path, shared_data: Path):
@@ -122,7 +122,7 @@ def test_har_falls_back_to_basicmotions_and_skips_daphnet(tmp_path: Path, shared
                      config={**HAR_TINY, "daphnet_verify": True, "activities": ["Walking"],
                              "representations": ["series"]})
     records = load_experiment("har")(ctx)
-    assert {r["dataset"] for r in records} == {"basicmotions"} and len(records) == 4
+    assert {r["dataset"] for r in records} == {"basicmotions"} and len(records) == 5
     report = (tmp_path / "har" / "report.md").read_text()
     assert "UCI HAR not found; BasicMotions used" in report
     assert "NO anomalous" in report and "skipped" in report

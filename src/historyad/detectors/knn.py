@@ -11,6 +11,17 @@ from sklearn.neighbors import NearestNeighbors
 from historyad.detectors.base import BaseDetector
 
 
+def neighbour_distances(
+    index: NearestNeighbors, X: torch.Tensor, k: int, *, leave_self_out: bool = False
+) -> np.ndarray:
+    """(B, k) sorted distances of the rows of X (B, *shape), flattened, to their k nearest
+    neighbours in ``index`` (fitted with at least k + 1 neighbours when ``leave_self_out``,
+    which drops the first neighbour: a training sample itself, at distance 0)."""
+    flat = X.reshape(len(X), -1).cpu().numpy()
+    dist, _ = index.kneighbors(flat, n_neighbors=k + int(leave_self_out))
+    return dist[:, 1:] if leave_self_out else dist  # (B, k)
+
+
 class KNNDetector(BaseDetector):
     """Distance to the k-th nearest training sample (flattened inputs); higher = more anomalous.
 
@@ -59,10 +70,8 @@ class KNNDetector(BaseDetector):
     def _distance(self, X: torch.Tensor, *, leave_self_out: bool) -> torch.Tensor:
         """(B,) distance of each row of X (B, *input_shape) to its k nearest training rows;
         ``leave_self_out`` drops the first neighbour (the training sample itself, at 0)."""
-        flat = X.reshape(len(X), -1).cpu().numpy()
-        k = self.n_neighbors
-        dist, _ = self._index.kneighbors(flat, n_neighbors=k + 1)
-        dist = dist[:, 1:] if leave_self_out else dist[:, :k]  # (B, k)
+        dist = neighbour_distances(self._index, X, self.n_neighbors,
+                                   leave_self_out=leave_self_out)  # (B, k)
         score = dist[:, -1] if self.method == "largest" else dist.mean(axis=1)
         return torch.from_numpy(score)
 

@@ -76,7 +76,9 @@ def evaluate_detectors(
             params = {**gan, **spec}
             if run is None:
                 t0 = time.perf_counter()
-                proto = get_detector("historyad")(**{**gan, **(history or {})})
+                # the history (and eq. 14 critic average) HistoryAD's network estimator needs
+                proto = get_detector("historyad")(
+                    **{"estimator": "network", **gan, **(history or {})})
                 proto._check_params()
                 prepared = proto.prepare_training_data(X_train)
                 run = train_gan(

@@ -34,10 +34,13 @@ class DigitsConfig:
     detectors: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
             "knn": {"name": "knn", "n_neighbors": 5},
-            "historyad": {"name": "historyad", "dtv_steps": 300},
-            "historyad-two-sided": {"name": "historyad", "dtv_steps": 300,
-                                    "score": "two-sided"},
-            "historyad-no-training": {"name": "historyad", "train_dtv": False},
+            "historyad": {"name": "historyad"},  # the defaults: the knn estimator
+            "historyad-network": {"name": "historyad", "estimator": "network",
+                                  "dtv_steps": 300},
+            "historyad-two-sided": {"name": "historyad", "estimator": "network",
+                                    "dtv_steps": 300, "score": "two-sided"},
+            "historyad-no-training": {"name": "historyad", "estimator": "network",
+                                      "train_dtv": False},
             "critic": {"name": "critic"},
             "encoder": {"name": "encoder", "encoder_epochs": 100.0},
             "inversion": {"name": "inversion", "inversion_steps": 50},

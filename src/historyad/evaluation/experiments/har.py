@@ -170,8 +170,9 @@ def _evaluate(
     bs = gan["batch_size"]
     enc_epochs = max(0.01, cfg.encoder_iterations / max(1, len(X_train) * repeat // bs))
     specs = {
-        f"historyad ({rep})": {"name": "historyad", "dtv_steps": cfg.dtv_steps,
-                               "dtv_lr": cfg.dtv_lr},
+        f"historyad ({rep})": {"name": "historyad"},
+        f"historyad-network ({rep})": {"name": "historyad", "estimator": "network",
+                                       "dtv_steps": cfg.dtv_steps, "dtv_lr": cfg.dtv_lr},
         f"critic ({rep})": {"name": "critic"},
         f"encoder ({rep})": {"name": "encoder", "encoder_epochs": enc_epochs},
     }  # fmt: skip

@@ -27,6 +27,7 @@ from historyad.evaluation.experiments.common import (
     result_tables,
 )
 from historyad.evaluation.experiments.mnist_loo import (
+    DTV_TRAINED,
     QUICK_FULL_DATA,
     GANExperimentConfig,
     check_labels,
@@ -164,8 +165,7 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
         if gan_labels else None
     )
     fit_extra = {lab: {"X_val": X_val, "y_val": y_val}
-                 for lab in cfg.detectors if lab.startswith("historyad") and
-                 lab != "historyad-no-training"}  # fmt: skip
+                 for lab in cfg.detectors if lab in DTV_TRAINED}  # fmt: skip
     records, scores, fitted = evaluate_on_gan(
         cfg.detectors, shared, cfg, X_train, X_test, y_test, dataset="mnist",
         protocol=PROTOCOL, anomaly="kmnist", fit_extra=fit_extra, **sizes,

@@ -59,9 +59,21 @@ GAN_KEYS = (
 
 #: Detector labels understood by ``make_detector``.
 DETECTOR_LABELS = (
-    "historyad", "historyad-two-sided", "historyad-case1", "historyad-case2",
-    "historyad-no-training", "critic", "encoder", "inversion", "knn",
+    "historyad", "historyad-network", "historyad-two-sided", "historyad-case1",
+    "historyad-case2", "historyad-no-training", "critic", "encoder", "inversion", "knn",
 )  # fmt: skip
+# HistoryAD variants: "historyad" is the defaults (the knn estimator of eq. 11's optimum); the
+# others are seed 000's D_TV network, trained (case 1 / 2, raw or two-sided score) or not.
+HISTORYAD_VARIANTS: dict[str, dict[str, Any]] = {
+    "historyad": {},
+    "historyad-network": {"estimator": "network"},
+    "historyad-two-sided": {"estimator": "network", "score": "two-sided"},
+    "historyad-case1": {"estimator": "network", "case": 1},
+    "historyad-case2": {"estimator": "network", "case": 2},
+    "historyad-no-training": {"estimator": "network", "train_dtv": False},
+}
+#: Labels whose fit trains a D_TV network (and can record validation AUPRC along it).
+DTV_TRAINED = ("historyad-network", "historyad-two-sided", "historyad-case1", "historyad-case2")
 
 # The full (paper) GAN schedule on MNIST: seed 000 §4.3 (5 epochs, ~5 M parameters per net).
 FULL_GAN: dict[str, Any] = {"n_epochs": 5.0, "net_size": "paper"}
@@ -112,8 +124,9 @@ class GANExperimentConfig:
     knn: dict[str, Any] = field(default_factory=dict)
     fit_max: dict[str, int] = field(default_factory=lambda: {"inversion": 512})
     detectors: list[str] = field(
-        default_factory=lambda: ["historyad", "historyad-no-training", "critic", "encoder", "knn"]
-    )
+        default_factory=lambda: ["historyad", "historyad-network", "historyad-no-training",
+                                 "critic", "encoder", "knn"]
+    )  # fmt: skip
 
 
 @dataclass
@@ -156,7 +169,9 @@ def train_shared_gan(
     from historyad.training.trainer import train_gan
 
     hist_kw = {**gan, **historyad}
-    proto = HistoryAD(**hist_kw)
+    # record the history (and the eq. 14 critic average) the network variants need; the knn
+    # estimator samples its own window from the same snapshots
+    proto = HistoryAD(**{"estimator": "network", **hist_kw})
     proto._check_params()
     X = torch.from_numpy(np.ascontiguousarray(X_train, dtype=np.float32))
     t0 = time.perf_counter()
@@ -187,15 +202,8 @@ def make_detector(label: str, shared: SharedGAN | None, cfg: GANExperimentConfig
     if shared is None:
         raise ValueError(f"detector {label!r} needs a trained GAN")
     run, gan = shared.run, shared.gan_kwargs
-    variants = {
-        "historyad": {},
-        "historyad-two-sided": {"score": "two-sided"},  # D_TV's distance from its train range
-        "historyad-case1": {"case": 1},
-        "historyad-case2": {"case": 2},
-        "historyad-no-training": {"train_dtv": False},
-    }
-    if label in variants:
-        return HistoryAD.from_gan(run, **{**shared.historyad_kwargs, **variants[label]})
+    if label in HISTORYAD_VARIANTS:
+        return HistoryAD.from_gan(run, **{**shared.historyad_kwargs, **HISTORYAD_VARIANTS[label]})
     classes = {"critic": (CriticDetector, cfg.critic), "encoder": (EncoderDetector, cfg.encoder),
                "inversion": (InversionDetector, cfg.inversion)}  # fmt: skip
     if label not in classes:
@@ -467,9 +475,9 @@ class MnistLOOConfig(GANExperimentConfig):
     digits: list[int] = field(default_factory=lambda: list(range(10)))
     train_fraction: float = 0.8  # both papers
     detectors: list[str] = field(
-        default_factory=lambda: ["historyad-case1", "historyad-two-sided", "historyad-case2",
-                                 "historyad-no-training", "critic", "encoder", "inversion",
-                                 "knn"]
+        default_factory=lambda: ["historyad", "historyad-case1", "historyad-two-sided",
+                                 "historyad-case2", "historyad-no-training", "critic", "encoder",
+                                 "inversion", "knn"]
     )  # fmt: skip
     # {label: PyOD parameters} ("epochs" maps to PyOD's epoch argument); replaces the default
     # set instead of merging with it

@@ -38,7 +38,8 @@ class SavesPerEpochConfig(GANExperimentConfig):
     ``historyad.saves_per_epoch`` there is replaced by each setting)."""
 
     settings: list[int] = field(default_factory=lambda: [1, 5, 10, 50])
-    detectors: list[str] = field(default_factory=lambda: ["historyad", "historyad-no-training"])
+    detectors: list[str] = field(
+        default_factory=lambda: ["historyad", "historyad-network", "historyad-no-training"])
 
 
 # 3000 training images give 9 generator iterations per epoch: 9 saves = every iteration.

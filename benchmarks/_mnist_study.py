@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,3 +49,15 @@ def cached_gan(X: np.ndarray, digit: int, *, epochs: float, saves: int, cache: s
         HistoryConfig(saves_per_epoch=saves, alpha=0.0, beta=0.0, record_critic=True),
         resume=True,
     )
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    """Print the AUPRC table (digits as columns, mean last)."""
+    digits = sorted({r["digit"] for r in rows})
+    names = list(dict.fromkeys(r["detector"] for r in rows))
+    print("| AUPRC | " + " | ".join(map(str, digits)) + " | mean |")
+    print("|---" * (len(digits) + 2) + "|")
+    for n in names:
+        v = {r["digit"]: r["auprc"] for r in rows if r["detector"] == n}
+        cells = [f"{v[d]:.3f}" if d in v else "–" for d in digits]
+        print(f"| {n} | " + " | ".join(cells) + f" | {np.mean(list(v.values())):.3f} |")

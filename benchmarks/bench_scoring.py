@@ -84,7 +84,7 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Any], np.ndarray, dict[st
     common = {"device": args.device, "n_epochs": args.gan_epochs}
     dets: dict[str, Any] = {
         "HistoryAD": HistoryAD.from_gan(run, saves_per_epoch=saves, dtv_steps=args.dtv_steps,
-                                        **common),
+                                        estimator="network", **common),
         "critic": CriticDetector.from_gan(run, **common),
         "encoder": EncoderDetector.from_gan(run, encoder_epochs=1.0, **common),
         "inversion": InversionDetector.from_gan(run, **common),  # default 100 steps

@@ -43,7 +43,13 @@ import torch
 
 from historyad.config import GANConfig, HistoryConfig, NetConfig
 from historyad.data import load
-from historyad.detectors import CriticDetector, EncoderDetector, HistoryAD, InversionDetector
+from historyad.detectors import (
+    CriticDetector,
+    EncoderDetector,
+    HistoryAD,
+    InversionDetector,
+    KNNDetector,
+)
 from historyad.protocols import leave_one_class_out
 from historyad.training import train_gan
 
@@ -88,6 +94,11 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Any], np.ndarray, dict[st
         "critic": CriticDetector.from_gan(run, **common),
         "encoder": EncoderDetector.from_gan(run, encoder_epochs=1.0, **common),
         "inversion": InversionDetector.from_gan(run, **common),  # default 100 steps
+        # the defaults' knn estimator and the kNN baseline: neighbour searches over the
+        # n_train training images (and as many history samples), so their speed depends on N
+        "HistoryAD knn estimator (defaults)": HistoryAD.from_gan(run, saves_per_epoch=saves,
+                                                                 **common),
+        "kNN": KNNDetector(),
     }
     fit_s = {}
     for name, det in dets.items():

@@ -588,10 +588,11 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
 Protocol: MNIST train + test pooled; the anomalous digit is removed; {cfg.train_fraction:.0%}
 of the normal images train, the rest plus every image of the digit test (seed {ctx.seed}).
 One WGAN-GP with its generator history per digit is shared by every GAN detector
-(`historyad-case1`, `historyad-case2` (half the history latents from the wide P_Z'),
-`historyad-no-training` (the e^(−βt)-averaged critic), `critic`, `encoder` (seed 001 §5.3),
-`inversion` (seed 001 §5.2)); `knn` is kNN on raw pixels. Detector hyper-parameters are the
-detectors' defaults except where listed below. {fit_max_md(cfg)}
+(`historyad`: the defaults, the knn estimator of eq. 11's optimum; seed 000's D_TV network:
+`historyad-case1`, `historyad-two-sided`, `historyad-case2` (half the history latents from
+the wide P_Z'), `historyad-no-training` (the e^(−βt)-averaged critic); `critic`, `encoder`
+(seed 001 §5.3), `inversion` (seed 001 §5.2)); `knn` is kNN on raw pixels. Detector
+hyper-parameters are the detectors' defaults except where listed below. {fit_max_md(cfg)}
 
 {schedule_md(cfg, ctx, next(iter(sizes.values())).get("iters_per_epoch"))}
 

@@ -283,7 +283,8 @@ def test_quick_and_full_schedules(module: str, cls: str, checks: dict, tmp_path:
     # capped data keeps 5 (short) epochs; the whole training split trains 1.5 epochs
     assert quick.gan["n_epochs"] == (5.0 if checks["max_train"] else 1.5)
     if checks["max_train"] is None:
-        assert quick.fit_max == {"inversion": 512, "encoder": 6000, "knn": 10000}
+        assert quick.fit_max == {"inversion": 512, "encoder": 6000, "knn": 10000,
+                                 "historyad": 10000}
     for key, value in checks.items():
         assert getattr(quick, key) == value
     over = build_config(klass, RunContext(out_dir=tmp_path, quick=True,

@@ -257,9 +257,10 @@ class HistoryAD(GANDetector):
         X_val: Any = None,
         y_val: Any = None,
     ) -> HistoryAD:
-        """Train the GAN (unless reused), then D_TV. With ``X_val``/``y_val`` (0/1, 1 =
-        anomaly) the AUPRC along D_TV training is recorded in ``dtv_records_`` (seed 000
-        Fig. 5); it is never used to choose the model."""
+        """Train the GAN (unless reused), then the estimator: sample the history and index
+        it (knn), or train D_TV (network). With ``X_val``/``y_val`` (0/1, 1 = anomaly) the
+        AUPRC along D_TV training is recorded in ``dtv_records_`` (seed 000 Fig. 5; network
+        only); it is never used to choose the model."""
         self._val = (X_val, y_val) if X_val is not None else None
         try:
             return super().fit(X, y)
@@ -284,7 +285,7 @@ class HistoryAD(GANDetector):
         dtv.load_state_dict(run.critic_average())
         if self.train_dtv and self.dtv_steps > 0:
             sampler = run.history_sampler(
-                alpha=self.alpha, beta=self.beta, case=self.case, wide_std=self.wide_std
+                alpha=self.alpha, beta=beta, case=self.case, wide_std=self.wide_std
             )
             self._train_dtv(dtv, X, sampler)
         self.dtv_ = dtv.eval()

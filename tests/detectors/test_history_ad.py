@@ -170,6 +170,10 @@ def test_two_sided_score_flags_both_sides() -> None:
         ({"case": 3}, r"case=3 is not allowed; choose one of \[1, 2\]"),
         ({"alpha": 6.0, "n_epochs": 5.0}, "alpha=6.0"),
         ({"score": "raw"}, "score='raw' is not allowed"),
+        ({"estimator": "kde"}, "estimator='kde' is not allowed"),
+        ({"n_neighbors": 0}, "n_neighbors=0 is not allowed"),
+        ({"n_history": 3}, "n_history=3 is not allowed"),
+        ({"beta": "3"}, "beta='3' is not allowed"),
     ],
 )
 def test_bad_parameters_are_named(params: dict, match: str) -> None:

@@ -21,7 +21,11 @@ estimators of that optimum (``estimator``):
   and ranks unseen digits *below* chance (mean AUPRC 0.39 over ten digits); the kNN
   estimate of the same optimum reaches 0.81, above kNN on raw pixels (0.70) and LOF
   (0.76), see RESULTS.md. It needs no critic average, so β defaults to 0 (a uniform
-  history, which measured best) instead of the paper's 3.
+  history, which measured best) instead of the paper's 3. Like kNN it is memory-based:
+  the fitted detector keeps the N training rows and ``n_history`` history samples, the
+  neighbour searches run on the CPU (scikit-learn) whatever ``device`` is, and ``fit``
+  scores every training row against both sets (O(N²) distances; cap N for very large
+  sets). The final generator alone served as well as the history on MNIST (RESULTS.md).
 
 Scores. ``score="dtv"`` (default) is the raw estimate (network: the D_TV output; knn: the
 log density ratio), higher = more anomalous. ``score="two-sided"`` (our extension) measures

@@ -31,20 +31,22 @@ def add_split_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--saves", type=int, default=10)
     p.add_argument("--cache", default=CACHE)
     p.add_argument("--width", type=int, default=None, help="net width (default: cpu size)")
+    p.add_argument("--gan-seed", type=int, default=0, help="the cached GAN's seed")
     p.add_argument("--flatten", action="store_true",
                    help="feed (N, 784) vectors: MLP generator / critic instead of conv nets")
 
 
 def cached_gan(X: np.ndarray, digit: int, *, epochs: float, saves: int, cache: str,
-               width: int | None = None) -> GANRun:
+               width: int | None = None, seed: int = 0) -> GANRun:
     """The digit's WGAN-GP (every generator and critic snapshot recorded, α = β = 0), trained
     once and then resumed from its safetensors checkpoints in ``cache``."""
     tag = f"d{digit}_e{epochs}_s{saves}" + ("" if width is None else f"_w{width}")
     tag += "" if len(X) == 12000 else f"_n{len(X)}"  # the studies' default split has 12 000
     tag += "_flat" if X.ndim == 2 else ""  # (N, 784): MLP nets
+    tag += f"_g{seed}" if seed else ""
     return train_gan(
         torch.from_numpy(X),
-        GANConfig(n_epochs=epochs, seed=0, checkpoint_dir=f"{cache}/{tag}"),
+        GANConfig(n_epochs=epochs, seed=seed, checkpoint_dir=f"{cache}/{tag}"),
         NetConfig(width=width),
         HistoryConfig(saves_per_epoch=saves, alpha=0.0, beta=0.0, record_critic=True),
         resume=True,

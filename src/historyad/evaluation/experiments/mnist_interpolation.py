@@ -52,8 +52,7 @@ class MnistInterpolationConfig(GANExperimentConfig):
     n_steps: int = 11
     candidate_fraction: float = 0.05  # z2 is chosen among this lowest-scored fraction
     path_detector: str = "historyad"
-    # seed 000 Fig. 8 plots D_TV itself along the path: the paper's raw score
-    # seed 000 Fig. 8 follows the D_TV network along the path
+    # seed 000 Fig. 8 plots D_TV itself along the path: the network's raw score
     historyad: dict[str, Any] = field(default_factory=lambda: {"score": "dtv",
                                                                "estimator": "network"})
     detectors: list[str] = field(default_factory=lambda: ["historyad", "historyad-no-training"])

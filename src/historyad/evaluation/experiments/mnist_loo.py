@@ -73,7 +73,8 @@ HISTORYAD_VARIANTS: dict[str, dict[str, Any]] = {
     "historyad-no-training": {"estimator": "network", "train_dtv": False},
 }
 #: Labels whose fit trains a D_TV network (and can record validation AUPRC along it).
-DTV_TRAINED = ("historyad-network", "historyad-two-sided", "historyad-case1", "historyad-case2")
+DTV_TRAINED = tuple(label for label, kw in HISTORYAD_VARIANTS.items()
+                    if kw.get("estimator") == "network" and kw.get("train_dtv", True))
 
 # The full (paper) GAN schedule on MNIST: seed 000 §4.3 (5 epochs, ~5 M parameters per net).
 FULL_GAN: dict[str, Any] = {"n_epochs": 5.0, "net_size": "paper"}

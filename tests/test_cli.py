@@ -13,7 +13,8 @@ from historyad.cli import app
 
 runner = CliRunner()
 
-TINY_GAN = ["-p", "n_epochs=1", "-p", "width=8", "-p", "latent_dim=4"]
+TINY_GAN = ["-p", "n_epochs=1", "-p", "width=8", "-p", "latent_dim=4",
+            "-p", "min_iterations=0"]
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,7 +1,8 @@
 """historyad: anomaly detection with generative adversarial networks.
 
 Public API (imported lazily, so `import historyad` runs nothing heavy):
-HistoryAD, CriticDetector, EncoderDetector, InversionDetector, KNNDetector, load.
+DensityRatioEnsemble (recommended), DensityRatioDetector, HistoryAD, CriticDetector,
+EncoderDetector, InversionDetector, KNNDetector, load.
 Scores follow one sign everywhere: higher = more anomalous.
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
+    "DensityRatioEnsemble": "historyad.detectors.density_ratio",
+    "DensityRatioDetector": "historyad.detectors.density_ratio",
     "HistoryAD": "historyad.detectors.history_ad",
     "CriticDetector": "historyad.detectors.critic",
     "EncoderDetector": "historyad.detectors.encoder",

@@ -1,4 +1,4 @@
-"""The ``historyad`` command line: demo, fit, score, evaluate, datasets, reproduce.
+"""The ``historyad`` command line: demo, fit, score, evaluate, benchmark, datasets, reproduce.
 
 Every command takes ``--config FILE.toml``: top-level keys set the command's options (the
 command line wins), ``[params]`` holds detector parameters (as ``--param``), ``[gan]`` and
@@ -36,8 +36,9 @@ app = typer.Typer(
 
 PROTOCOLS = {"loo": "loo", "leave-one-class-out": "loo", "one-class": "one-class",
              "one_class": "one-class", "windows": "windows"}
-QUICK_PARAMS: dict[str, Any] = {"n_epochs": 2.0, "dtv_steps": 200, "encoder_epochs": 2.0,
-                                "inversion_steps": 20, "saves_per_epoch": 10}
+QUICK_PARAMS: dict[str, Any] = {"n_epochs": 2.0, "min_iterations": 200, "dtv_steps": 200,
+                                "encoder_epochs": 2.0, "inversion_steps": 20,
+                                "saves_per_epoch": 10}
 QUICK_CAPS = {"max_train": 2000, "max_test": 2000}
 HISTORY_KEYS = ("saves_per_epoch", "alpha", "beta")
 _STATE = {"debug": False}
@@ -282,6 +283,9 @@ ANOMALIES_OPT = typer.Option(
 NORMALS_OPT = typer.Option(
     None, "--normal", help="Normal class (one-class; repeatable; default: every class)."
 )
+SETS_OPT = typer.Option(None, "--set", help="Benchmark set name or prefix, e.g. adbench "
+                        "(repeatable; default: the whole suite).")
+FAMILIES_OPT = typer.Option(None, "--family", help="images, tables or series (repeatable).")
 PARAM_OPT = typer.Option(None, "--param", "-p", help="Detector parameter key=value "
                          "(repeatable; evaluate also takes label.key=value).")
 
@@ -557,6 +561,50 @@ def evaluate(
         f"{result_tables(records)}\n\n## Figures\n\n{figures_md(figs, out_p)}\n"))
     _echo_tables(records)
     typer.echo(f"wrote {out_p}/metrics.json and report.md")
+
+
+@app.command()
+@_guarded
+def benchmark(
+    quick: bool = typer.Option(False, "--quick", help="Quick sets and schedules (≤ 30 min on "
+                               "two CPU cores)."),
+    set_: list[str] | None = SETS_OPT,
+    family: list[str] | None = FAMILIES_OPT,
+    detector: list[str] | None = DETECTORS_OPT,
+    no_peers: bool = typer.Option(False, "--no-peers", help="Leave out PyOD's KNN, LOF, "
+                                  "IForest and ECOD."),
+    out: Path | None = OUT_OPT,
+    data: str | None = DATA_OPT,
+    seed: int | None = SEED_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Every detector and the PyOD peers on images, tables and series: benchmark.json,
+    benchmark.md (per-set AUPRC, family means, mean ranks, worst gaps) and ranks.png."""
+    from historyad.evaluation.benchmark import LINEUP, run_benchmark
+
+    toml = _load_toml(config, ("quick", "set", "family", "detector", "no_peers", "out", "data",
+                               "seed"))
+    out_p, data_s, _, seed_i, quick_b = _common(toml, out, data, None, seed, quick,
+                                                "runs/benchmark")
+    names = list(_pick("detector", detector, toml, list(LINEUP)))
+    for n in names:
+        _detector_class(n)
+    lineup = {n: LINEUP.get(n, {"name": n}) for n in names}
+    result = run_benchmark(
+        quick=quick_b, data_root=data_s, seed=seed_i,
+        sets=list(_pick("set", set_, toml, [])), families=list(_pick("family", family, toml, [])),
+        detectors=lineup, peers=[] if _pick("no_peers", no_peers, toml, False) else None,
+        out_dir=out_p,
+    )
+    summary = result.summary
+    for fam, f in summary.get("families", {}).items():
+        best = sorted(f["mean_auprc"].items(), key=lambda kv: -kv[1])
+        typer.echo(f"{fam} ({f['sets']} sets) mean AUPRC: "
+                   + ", ".join(f"{d} {v:.3f}" for d, v in best))
+    if summary.get("mean_rank"):
+        ranked = sorted(summary["mean_rank"].items(), key=lambda kv: kv[1])
+        typer.echo("mean rank: " + ", ".join(f"{d} {r:.2f}" for d, r in ranked))
+    typer.echo(f"wrote {out_p}/benchmark.json, benchmark.md and ranks.png")
 
 
 def _presence(name: str, root: str | None) -> str:

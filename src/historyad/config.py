@@ -8,6 +8,7 @@ written beside every result and inside every checkpoint (`to_dict` / `from_dict`
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -59,6 +60,9 @@ class GANConfig:
     lr: float = 1e-4  # seed 001 Alg. 2 (WGAN-GP); 5e-5 with RMSprop for WGAN-clip
     betas: tuple[float, float] = (0.5, 0.9)  # Adam β, seed 001 Alg. 2
     lr_decay: float | None = None  # final lr / initial lr, linear decay; None = constant
+    # floor on the generator iterations: an epoch is stretched to ceil(min_iterations /
+    # n_epochs) iterations when one pass over the data gives fewer (0 = no floor)
+    min_iterations: int = 0
     seed: int = 0
     device: str = "cpu"
     progress: bool = False
@@ -73,6 +77,13 @@ class GANConfig:
         _check_positive("lr", self.lr)
         _check_positive("gp_lambda", self.gp_lambda, strict=False)
         _check_positive("clip", self.clip)
+        if (isinstance(self.min_iterations, bool)
+                or not isinstance(self.min_iterations, numbers.Integral)
+                or self.min_iterations < 0):
+            raise ValueError(
+                f"min_iterations={self.min_iterations!r} is not allowed; use an int >= 0"
+            )
+        self.min_iterations = int(self.min_iterations)
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
     @classmethod

@@ -371,12 +371,47 @@ def plot_metric_bars(
     return fig
 
 
+def plot_rank_summary(set_records: Sequence[Mapping[str, Any]], *, metric: str = "auprc"
+                      ) -> Figure:  # fmt: skip
+    """Left: each detector's rank per set (1 = best ``metric``; rows = sets grouped by
+    family, columns = detectors ordered by mean rank). Right: the mean rank per detector.
+    ``set_records``: {"set", "family", "detector", metric} rows (one per set and detector)."""
+    from scipy.stats import rankdata
+
+    if not set_records:
+        raise ValueError("set_records is empty; give at least one benchmark record")
+    sets = list(dict.fromkeys((str(r["family"]), str(r["set"])) for r in set_records))
+    sets.sort(key=lambda fs: fs[0])
+    dets = list(dict.fromkeys(str(r["detector"]) for r in set_records))
+    value = {(str(r["set"]), str(r["detector"])): float(r[metric]) for r in set_records}
+    ranks = np.full((len(sets), len(dets)), np.nan)
+    for i, (_, s) in enumerate(sets):
+        have = [j for j, d in enumerate(dets) if (s, d) in value]
+        ranks[i, have] = rankdata([-value[(s, dets[j])] for j in have], method="average")
+    mean = np.nanmean(ranks, axis=0)
+    order = np.argsort(mean)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(4 + 0.55 * len(dets), 1.5 + 0.22 * len(sets)),
+                                 gridspec_kw={"width_ratios": [3, 1]})
+    im = ax.imshow(ranks[:, order], cmap="viridis_r", aspect="auto")
+    ax.set_xticks(range(len(dets)), [dets[j] for j in order], rotation=45, ha="right",
+                  fontsize=8)
+    ax.set_yticks(range(len(sets)), [f"{f}: {s}" for f, s in sets], fontsize=7)
+    fig.colorbar(im, ax=ax, label="rank (1 = best)")
+    ax.set_title(f"rank by {metric.upper()} per set")
+    bx.barh(range(len(dets)), mean[order][::-1], color="tab:blue")
+    bx.set_yticks(range(len(dets)), [dets[j] for j in order][::-1], fontsize=8)
+    bx.set_xlabel("mean rank (lower = better)")
+    fig.tight_layout()
+    return fig
+
+
 __all__ = [
     "plot_boxplots",
     "plot_density_1d",
     "plot_image_grid",
     "plot_metric_along_training",
     "plot_metric_bars",
+    "plot_rank_summary",
     "plot_sample_histograms",
     "plot_samples_2d",
     "plot_scalar_field_2d",

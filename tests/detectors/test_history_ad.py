@@ -15,7 +15,6 @@ from historyad.detectors.history_ad import (
     dtv_loss,
     dtv_optimum,
     interval_distance,
-    log_density_ratio,
     score_reference,
     tv_estimate,
     two_sided_score,
@@ -102,21 +101,12 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
     assert ours_train.shape == (len(X),)
     # the knn estimator of the same optimum: (1/d) log(p_hist / p_data), here d = 1
     knn = HistoryAD.from_gan(run, n_epochs=2.0, width=32, alpha=0.0, beta=1.0,
-                             saves_per_epoch=6, standardize=False, n_neighbors=50).fit(X)
+                             saves_per_epoch=6, standardize=False, n_neighbors=50,
+                             estimator="knn").fit(X)
     ratio = knn.decision_function(grid[:, None].astype(np.float32))
     assert np.mean(np.sign(ratio[clear]) == np.sign(target[clear])) > 0.9
     both = (p > 0.02) & (q > 0.02)  # where both KDEs are reliable
     assert np.corrcoef(ratio[both], np.log(q[both] / p[both]))[0, 1] > 0.9
-
-
-def test_log_density_ratio_by_hand() -> None:
-    # d = 2, equal sample sizes: log(r_data / r_hist); 4x the history: + log(1/4) / 2
-    r = log_density_ratio(np.array([2.0, 1.0]), np.array([1.0, 1.0]), n_data=10, n_hist=10,
-                          dim=2)  # fmt: skip
-    np.testing.assert_allclose(r, [np.log(2.0), 0.0])
-    r4 = log_density_ratio(np.array([1.0]), np.array([1.0]), n_data=10, n_hist=40, dim=2)
-    np.testing.assert_allclose(r4, [np.log(0.25) / 2])
-    assert np.isfinite(log_density_ratio(np.zeros(1), np.ones(1), n_data=1, n_hist=1, dim=1))
 
 
 class _Gaussian:
@@ -131,10 +121,11 @@ class _Gaussian:
 
 
 def test_knn_estimate_matches_the_closed_form_density_ratio() -> None:
-    """With P_data = N(0, 1) and a history N(0, 2²), the knn estimator's raw score is
-    log(q(x) / p(x)) = log(1/2) + 3x²/8 (d = 1), negative near 0 and positive in the tails."""
+    """With P_data = N(0, 1) and a history N(0, 2²) (4N samples, matched k), the knn
+    estimator's raw score estimates log(q(x) / p(x)) = log(1/2) + 3x²/8 (d = 1), negative near
+    0 and positive in the tails."""
     X = np.random.default_rng(0).normal(size=(20_000, 1)).astype(np.float32)
-    det = HistoryAD(n_neighbors=200, standardize=False)  # k-th distances: noise ~ 1/sqrt(k)
+    det = HistoryAD(n_neighbors=200, standardize=False, estimator="knn")  # noise ~ 1/sqrt(k)
     det._fit_knn(det.prepare_training_data(X), _Gaussian(2.0))
     grid = np.linspace(-2.5, 2.5, 51, dtype=np.float32)[:, None]
     raw = det._raw(torch.from_numpy(grid)).numpy()
@@ -193,7 +184,7 @@ def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
 
     X = np.random.default_rng(0).normal(size=(128, 3)).astype(np.float32)
     det = HistoryAD(n_epochs=2.0, saves_per_epoch=2, dtv_steps=5, width=8, beta=3.0,
-                    estimator="network").fit(X)
+                    estimator="network", min_iterations=0).fit(X)
     det.save(tmp_path / "new.safetensors")
 
     def old_file(score: str) -> Path:
@@ -202,7 +193,7 @@ def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
         with safe_open(str(tmp_path / "new.safetensors"), framework="pt") as f:
             meta = json.loads(f.metadata()["historyad"])
         meta["params"]["score"] = score
-        for key in ("estimator", "n_neighbors", "n_history"):  # params added since
+        for key in ("estimator", "n_neighbors", "n_history", "min_iterations"):  # added since
             del meta["params"][key]
         del meta["extra"]["estimator"]
         meta_json = json.dumps(meta, sort_keys=True)
@@ -224,7 +215,7 @@ def test_validation_auprc_is_recorded_along_dtv_training() -> None:
     X_val = np.vstack([rng.normal(size=(30, 4)), rng.normal(5.0, 1.0, size=(30, 4))])
     y_val = np.r_[np.zeros(30), np.ones(30)]
     params = dict(n_epochs=1.0, width=16, batch_size=32, alpha=0.2, saves_per_epoch=5,
-                  dtv_steps=100, estimator="network")
+                  dtv_steps=100, estimator="network", min_iterations=0)
     det = HistoryAD(**params).fit(X, X_val=X_val, y_val=y_val)
     rec = det.dtv_records_
     assert rec["step"] == [50, 100] and len(rec["auprc"]) == 2

@@ -148,11 +148,11 @@ def test_mnist_vs_kmnist(shared_data: Path, tmp_path: Path) -> None:
                                     n_val_normal=100, n_val_anomaly=100)  # fmt: skip
     _check_records(records, metrics)
     assert [r["detector"] for r in records] == [
-        "historyad", "historyad-network", "historyad-no-training", "critic", "encoder", "knn"]
+        "historyad", "historyad-knn", "historyad-no-training", "critic", "encoder", "knn"]
     assert all(r["anomaly"] == "kmnist" and r["n_train"] == 300 for r in records)
     assert records[0]["n_test"] <= 200
     along = metrics["along_dtv_training"]
-    assert along["detector"] == "historyad-network" and along["step"] == [20]
+    assert along["detector"] == "historyad" and along["step"] == [20]
     assert len(along["val_auprc"]) == 1 and 0 <= along["val_auprc"][0] <= 1
     assert -1 <= along["tv"][0] <= 1
     assert "VALIDATION set" in report and "not the test set" in report
@@ -190,7 +190,7 @@ def test_saves_per_epoch(shared_data: Path, tmp_path: Path) -> None:
     records, metrics, report = _run("saves-per-epoch", tmp_path, shared_data, settings=[1, 5])
     _check_records(records, metrics)
     assert [(r["saves_per_epoch"], r["detector"]) for r in records] == [
-        (s, d) for s in (1, 5) for d in ("historyad", "historyad-network", "historyad-no-training")
+        (s, d) for s in (1, 5) for d in ("historyad", "historyad-knn", "historyad-no-training")
     ]
     eff = {r["saves_per_epoch"]: r["effective_saves_per_epoch"] for r in records}
     assert eff == {1: 1, 5: 3}  # capped at the 3 generator iterations per epoch
@@ -276,7 +276,8 @@ def test_quick_and_full_schedules(module: str, cls: str, checks: dict, tmp_path:
     full = build_config(klass, RunContext(out_dir=tmp_path), mod.QUICK)
     paper_score = ({"score": "dtv", "estimator": "network"} if module == "mnist_interpolation"
                    else {})  # Fig. 8: the raw D_TV network
-    assert full.gan == {"n_epochs": 5.0, "net_size": "paper"} and full.historyad == paper_score
+    assert full.gan == {"n_epochs": 5.0, "net_size": "paper", "min_iterations": 0}
+    assert full.historyad == paper_score
     assert full.max_train is None and full.fit_max == {"inversion": 512}
     quick = build_config(klass, RunContext(out_dir=tmp_path, quick=True), mod.QUICK)
     assert quick.gan["net_size"] == "cpu" and quick.historyad["dtv_steps"] < 1500

@@ -31,12 +31,15 @@ CLASSES = ["normal", "anomaly"]
 
 @dataclass
 class Recording:
-    """A raw recording: X (T, 9) float32, labels (T,) int64 0/1, channel names."""
+    """A raw recording: X (T, C) float32 (C = 9 for Daphnet), labels (T,) int64 0/1, channel
+    names, the source file and optional timestamps (T,) (e.g. datetime64 for SKAB; None when
+    the reader keeps none)."""
 
     X: np.ndarray
     labels: np.ndarray
     channels: list[str]
     source: str
+    timestamps: np.ndarray | None = None
 
 
 def read_daphnet_csv(path: str | os.PathLike[str]) -> Recording:

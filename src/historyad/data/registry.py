@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from historyad.data import cifar, daphnet, folders, har, idx, svhn, synthetic, ucr
+from historyad.data import adbench, cifar, daphnet, folders, har, idx, svhn, synthetic, ucr
 from historyad.data.base import Dataset, Kind, check_split
 from historyad.data.fetch import is_downloadable
 
@@ -86,6 +86,11 @@ DATASETS: dict[str, DatasetInfo] = {
             daphnet.load_daphnet,
         ),
         _info(
+            "adbench", "table", ("*.npz",),
+            "ADBench classical tabular sets, (N, D), y = 1 anomaly; subset=<set name> required",
+            adbench.load_adbench_subset,
+        ),
+        _info(
             "digits", "image", (), "scikit-learn 8×8 digits, 1797, 1×8×8 (bundled)",
             synthetic.load_digits,
         ),
@@ -123,7 +128,8 @@ def load(
         download: fetch missing canonical files (SHA-256 checked); off by default.
         verify: check local files against their known SHA-256.
         **params: dataset-specific options, e.g. ``window``/``stride`` (daphnet),
-            ``size``/``seed`` (toys), ``size``/``limit`` (image folders).
+            ``size``/``seed`` (toys), ``size``/``limit`` (image folders), ``subset`` (adbench:
+            the set name, e.g. ``"12_fault"``; required).
 
     Returns:
         a `Dataset`: X float32 (images (N, C, H, W) in [-1, 1], series (N, C, T), tables (N, D)).

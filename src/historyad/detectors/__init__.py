@@ -2,6 +2,7 @@
 
 from historyad.detectors.base import BaseDetector, DetectorFileError
 from historyad.detectors.critic import CriticDetector
+from historyad.detectors.density_ratio import DensityRatioDetector, DensityRatioEnsemble
 from historyad.detectors.encoder import EncoderDetector
 from historyad.detectors.history_ad import HistoryAD
 from historyad.detectors.inversion import InversionDetector
@@ -11,6 +12,8 @@ from historyad.detectors.registry import available, get_detector
 __all__ = [
     "BaseDetector",
     "CriticDetector",
+    "DensityRatioDetector",
+    "DensityRatioEnsemble",
     "DetectorFileError",
     "EncoderDetector",
     "HistoryAD",

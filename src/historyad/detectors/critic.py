@@ -7,17 +7,23 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from historyad.detectors.gan_base import GANDetector, frozen_copy, prefixed
+from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector, frozen_copy, prefixed
 
 
 class CriticDetector(GANDetector):
     """Score = D(x), the trained critic's output.
 
     Our critics are trained to be low on real data and high on generated data (the optimal
-    dual variable is negative on real data, seed 001 §5.1), so higher = more anomalous.
-    ``threshold_mode="interval"`` gives seed 001's confidence interval: a sample is an
-    anomaly when its score falls outside [min, max] of the training scores
-    (``threshold_low_``, ``threshold_``); ``"quantile"`` uses ``contamination``.
+    dual variable is negative on real data, seed 001 §5.1), so higher = more anomalous where
+    the generator put mass. ``threshold_mode="interval"`` (default) gives seed 001's
+    confidence interval: a sample is an anomaly when its score falls outside [min, max] of
+    the training scores (``threshold_low_``, ``threshold_``); ``"quantile"`` uses
+    ``contamination`` on one side.
+
+    Far outliers: a critic is only trained near the data and the generator; far away it
+    extrapolates linearly, often *below* the normal scores (a shifted cluster can rank under
+    the normals). The interval rule of ``predict`` still flags such points, but the raw
+    ``decision_function`` does not rank them high; the recommended detector does not use it.
     """
 
     def __init__(
@@ -26,13 +32,14 @@ class CriticDetector(GANDetector):
         loss: str = "wgan-gp",
         n_epochs: float = 5.0,
         batch_size: int = 64,
-        n_critic: int = 5,
-        gp_lambda: float = 10.0,
-        gan_lr: float = 1e-4,
+        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
+        gp_lambda: float = 10.0,  # seed 001 Alg. 2
+        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
+        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
         net_size: str = "cpu",
         width: int | None = None,
         latent_dim: int | None = None,
-        threshold_mode: Literal["quantile", "interval"] = "quantile",
+        threshold_mode: Literal["quantile", "interval"] = "interval",  # seed 001 §5.1
         contamination: float = 0.05,
         standardize: str | bool = "auto",
         device: str = "cpu",
@@ -45,6 +52,7 @@ class CriticDetector(GANDetector):
         self.n_critic = n_critic
         self.gp_lambda = gp_lambda
         self.gan_lr = gan_lr
+        self.min_iterations = min_iterations
         self.net_size = net_size
         self.width = width
         self.latent_dim = latent_dim

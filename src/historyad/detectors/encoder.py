@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from historyad.detectors.gan_base import GANDetector, frozen_copy, prefixed
+from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector, frozen_copy, prefixed
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,10 @@ class EncoderDetector(GANDetector):
         loss: str = "wgan-gp",
         n_epochs: float = 5.0,
         batch_size: int = 64,
-        n_critic: int = 5,
-        gp_lambda: float = 10.0,
-        gan_lr: float = 1e-4,
+        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
+        gp_lambda: float = 10.0,  # seed 001 Alg. 2
+        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
+        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
         net_size: str = "cpu",
         width: int | None = None,
         latent_dim: int | None = None,
@@ -49,6 +50,7 @@ class EncoderDetector(GANDetector):
         self.n_critic = n_critic
         self.gp_lambda = gp_lambda
         self.gan_lr = gan_lr
+        self.min_iterations = min_iterations
         self.net_size = net_size
         self.width = width
         self.latent_dim = latent_dim

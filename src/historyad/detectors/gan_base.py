@@ -20,18 +20,16 @@ from historyad.detectors.base import BaseDetector
 
 logger = logging.getLogger(__name__)
 
-# Parameters common to every GAN-based detector, with defaults that cite their source.
-GAN_DEFAULTS: dict[str, Any] = {
-    "loss": "wgan-gp",  # seed 001 Alg. 2
-    "n_epochs": 5.0,  # seed 000 §4.3
-    "batch_size": 64,  # seed 001 §4
-    "n_critic": 5,  # seed 001 Alg. 2
-    "gp_lambda": 10.0,  # seed 001 Alg. 2
-    "gan_lr": 1e-4,  # seed 001 Alg. 2
-    "net_size": "cpu",
-    "width": None,
-    "latent_dim": None,
+# The paper setting each ``loss`` trains with (``GANConfig.preset``): optimiser, learning rate
+# and critic steps per generator step; ``gan_lr`` / ``n_critic`` override them when not None.
+LOSS_PRESETS: dict[str, str] = {
+    "wgan-gp": "wgan-gp",  # seed 001 Alg. 2: Adam 1e-4, β = (0.5, 0.9), 5 critic steps
+    "wgan": "wgan-clip",  # seed 001 §3.2: RMSprop 5e-5, clipping c = 0.01, 5 critic steps
+    "gan": "gan",  # seed 001 Alg. 1: one discriminator step per generator step, Adam 2e-4
 }
+# Floor on the GAN's generator iterations (``GANConfig.min_iterations``): an epoch is stretched
+# on small data so that training makes at least this many (RESULTS.md, "GAN length").
+MIN_ITERATIONS = 1000
 
 
 class GANDetector(BaseDetector):
@@ -39,6 +37,8 @@ class GANDetector(BaseDetector):
 
     #: whether this detector needs the generator history recorded during GAN training
     needs_history = False
+    #: the ``GANConfig.preset`` used with loss="wgan-gp" (HistoryAD: seed 000's schedule)
+    wgan_gp_preset = "wgan-gp"
 
     @classmethod
     def from_gan(cls, run: Any, **params: Any) -> Self:
@@ -48,19 +48,34 @@ class GANDetector(BaseDetector):
         return det
 
     # -- configs -----------------------------------------------------------------------
+    def training_configs(self) -> tuple[GANConfig, NetConfig, HistoryConfig | None]:
+        """The GAN, network and history configs ``fit`` trains its GAN with (parameters are
+        validated first). Detectors with equal configs can share one GAN (``from_gan``)."""
+        self._check_params()
+        return self._gan_config(), self._net_config(), self._history_config()
+
     def _gan_config(self) -> GANConfig:
-        return GANConfig(
-            loss=self.loss,
-            n_epochs=self.n_epochs,
-            batch_size=self.batch_size,
-            n_critic=self.n_critic,
-            gp_lambda=self.gp_lambda,
-            lr=self.gan_lr,
-            optimizer="rmsprop" if self.loss == "wgan" else "adam",
-            seed=self.random_state,
-            device=self.device,
-            progress=self.progress,
-        )
+        """The GAN's config: the paper preset of ``loss`` (``LOSS_PRESETS``; HistoryAD's
+        WGAN-GP uses seed 000's decreasing learning rate), then this detector's parameters."""
+        if self.loss not in LOSS_PRESETS:
+            raise ValueError(
+                f"loss={self.loss!r} is not allowed; choose one of {sorted(LOSS_PRESETS)}"
+            )
+        preset = self.wgan_gp_preset if self.loss == "wgan-gp" else LOSS_PRESETS[self.loss]
+        overrides: dict[str, Any] = {
+            "n_epochs": self.n_epochs,
+            "batch_size": self.batch_size,
+            "gp_lambda": self.gp_lambda,
+            "min_iterations": self.min_iterations,
+            "seed": self.random_state,
+            "device": self.device,
+            "progress": self.progress,
+        }
+        if self.gan_lr is not None:
+            overrides["lr"] = self.gan_lr
+        if self.n_critic is not None:
+            overrides["n_critic"] = self.n_critic
+        return GANConfig.preset(preset, **overrides)
 
     def _net_config(self) -> NetConfig:
         return NetConfig(size=self.net_size, width=self.width, latent_dim=self.latent_dim)

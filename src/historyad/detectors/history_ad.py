@@ -1,43 +1,40 @@
-"""HistoryAD (seed 000 §3.3, §4.4): a total-variation detector D_TV that separates the
-normal data from the generator's history P_Ghist.
+"""HistoryAD (Chatillon & Ballester, "History-based anomaly detector: an adversarial
+approach to anomaly detection", arXiv 1912.11843, "seed 000"; §3.3, §4.4): a total-variation
+detector D_TV that separates the normal data from the generator's history P_Ghist.
 
 Eq. (10),
 
     L(D) = E_data[D(x)] − E_hist[D(x̃)] + λ · E_(data+hist)/2[dist(D, [−1, 1])²],
 
 is minimised pointwise by eq. (11): D* = sign(p_hist − p_data) + (p_hist − p_data) /
-(λ (p_data + p_hist)), ≈ −1 where the data have more mass, ≈ +1 where the history has. Two
-estimators of that optimum (``estimator``):
+(λ (p_data + p_hist)), ≈ −1 where the data have more mass, ≈ +1 where the history has.
 
-- ``"network"`` (seed 000): D_TV has the critic's architecture, starts from the
-  e^(−βt)-weighted average of the critic's weights over [α, n_epochs] (eq. 14, computed
-  online during GAN training) and is trained on eq. (10) with Adam. ``train_dtv=False`` is
-  the paper's "no training" variant: the averaged critic scores directly.
-- ``"knn"`` (default, our extension): the density ratio behind eq. (11) estimated with
-  k-nearest-neighbour densities, p̂(x) = k / (n · V_d · r_k(x)^d), from the training data
-  and ``n_history`` samples of P_Ghist. The raw score is (1/d) · log(p̂_hist / p̂_data)
-  (``log_density_ratio``): its sign is D*_TV's, > 0 where the history dominates. On MNIST
-  leave-one-digit-out a trained network D_TV learns to tell data from generator artefacts
-  and ranks unseen digits *below* chance (mean AUPRC 0.39 over ten digits); the kNN
-  estimate of the same optimum reaches 0.81, above kNN on raw pixels (0.70) and LOF
-  (0.76), see RESULTS.md. It needs no critic average, so β defaults to 0 (a uniform
-  history, which measured best) instead of the paper's 3. Like kNN it is memory-based:
-  the fitted detector keeps the N training rows and ``n_history`` history samples, the
-  neighbour searches run on the CPU (scikit-learn) whatever ``device`` is, and ``fit``
-  scores every training row against both sets (O(N²) distances; cap N for very large
-  sets). The final generator alone served as well as the history on MNIST (RESULTS.md).
+``HistoryAD()`` runs the paper's method: a WGAN-GP trained with Adam at a learning rate
+decreasing from 5e-4 (§4.3) records 50 generator snapshots per epoch; P_Ghist draws a time t
+with density ∝ 1[α, n_epochs]·e^(−βt) (eq. 13, α = 1, β = 3), then x = G_t(z) (case 2: half
+the latents from the wider P_Z'); D_TV has the critic's architecture, starts from the
+e^(−βt)-weighted average of the critic's weights (eq. 14, accumulated online during GAN
+training) and is trained on eq. (10) with λ = 10. Its output is the score, ≈ −1 normal,
+≈ +1 anomalous. ``train_dtv=False`` is the paper's "no training" variant (the averaged
+critic scores directly).
 
-Scores. ``score="dtv"`` (default) is the raw estimate (network: the D_TV output; knn: the
-log density ratio), higher = more anomalous. ``score="two-sided"`` (our extension) measures
-how far the raw score falls outside the range it takes on the training normals, in either
-direction (``two_sided_score``). Eq. (11) pins D_TV only where the data or the history has
-mass; on an unseen class neither has, and there a network extrapolates to either side: on
-MNIST leave-one-digit-out some unseen digits get D_TV far *below* the normal data (raw-score
-AUROC 0.13 for digit 1, see RESULTS.md). An output outside the training interval on either
-side is anomalous, which is also seed 001's confidence-interval rule for the critic. It
-raised the network's ten-digit MNIST mean AUPRC from 0.394 to 0.462 but lowered
-MNIST-vs-KMNIST, gaussian noise and the 8×8 digits demo, where anomalies lie above the
-normals: hence not the default.
+Extensions, all options:
+
+- ``estimator="knn"``: eq. (11)'s density ratio estimated with k-nearest-neighbour densities
+  of the training data and samples of P_Ghist (``historyad.detectors.neighbors``): the
+  score of ``DensityRatioDetector`` with the history in place of the final generator.
+  β = 0 (a uniform history) by default for it. Memory-based like kNN.
+- ``score="two-sided"``: how far the raw score falls outside the range it takes on the
+  training normals, in either direction (``two_sided_score``). Eq. (11) pins D_TV only
+  where the data or the history has mass; on an unseen class neither has, and there a
+  network extrapolates to either side (on MNIST leave-one-digit-out some unseen digits get
+  D_TV far *below* the normal data, RESULTS.md).
+
+Measured (RESULTS.md): on unseen classes of real images the paper's D_TV ranks anomalies
+below kNN on raw pixels; use ``DensityRatioEnsemble`` (registry name "recommended") there.
+Far outliers: D_TV is bounded near ±1 by eq. (10)'s penalty only where it was trained, and
+far from the data it extrapolates freely, so ``predict`` may call a far outlier normal
+(tests/detectors/test_far_outliers.py documents this).
 """
 
 from __future__ import annotations
@@ -49,8 +46,9 @@ import numpy as np
 import torch
 
 from historyad.config import DTVConfig, HistoryConfig
-from historyad.detectors.gan_base import GANDetector, prefixed
-from historyad.detectors.knn import neighbour_distances
+from historyad.detectors.density_ratio import density_ratio_score, n_reference
+from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector, prefixed
+from historyad.detectors.neighbors import NeighbourDensities
 
 logger = logging.getLogger(__name__)
 
@@ -80,21 +78,6 @@ def dtv_optimum(p_data: np.ndarray, p_hist: np.ndarray, lam: float) -> np.ndarra
     return np.sign(q - p) + (q - p) / (lam * total)
 
 
-def log_density_ratio(
-    r_data: np.ndarray, r_hist: np.ndarray, *, n_data: int, n_hist: int, dim: int
-) -> np.ndarray:
-    """(1/d) · log(p̂_hist(x) / p̂_data(x)) (N,) from the distances (N,) of x to its k-th
-    nearest data and history sample, with kNN densities p̂(x) = k / (n · V_d · r^d):
-
-        log(r_data / r_hist) + log(n_data / n_hist) / d.
-
-    > 0 where the history has more mass (eq. 11: D*_TV = +1, anomalous), < 0 where the data
-    have (D*_TV = −1, normal). Zero distances (duplicates) are floored at 1e-12."""
-    r_data = np.maximum(np.asarray(r_data, dtype=np.float64), 1e-12)
-    r_hist = np.maximum(np.asarray(r_hist, dtype=np.float64), 1e-12)
-    return np.log(r_data / r_hist) + np.log(n_data / n_hist) / dim
-
-
 def score_reference(raw: np.ndarray, tail: float = 0.05) -> np.ndarray:
     """(3,) reference of ``two_sided_score``: the ``tail``, 0.5 and ``1 − tail`` quantiles of
     the raw scores of the training normals."""
@@ -118,16 +101,25 @@ def tv_estimate(d_data: torch.Tensor, d_hist: torch.Tensor) -> float:
 
 
 class HistoryAD(GANDetector):
-    """History-based anomaly detector: an estimate of eq. (11)'s optimum D_TV, ≈ −1 (network)
-    or < 0 (knn) where the data dominate, ≈ +1 or > 0 where the generator's history does.
+    """History-based anomaly detector (seed 000): D_TV, an estimate of eq. (11)'s optimum,
+    ≈ −1 where the normal data dominate, ≈ +1 where the generator's history does.
 
-    Score (higher = more anomalous): ``score="dtv"`` (default) the raw estimate;
+    Defaults are the paper's (§4.3): ``estimator="network"``, α = 1, β = 3, 50 saves per
+    epoch, λ = 10, WGAN-GP with Adam at a learning rate decreasing from 5e-4.
+    Score (higher = more anomalous): ``score="dtv"`` (default) the raw D_TV output;
     ``score="two-sided"`` its distance from its range on the training normals, either side.
-    ``estimator="knn"`` (default) estimates the optimum with kNN densities,
-    ``estimator="network"`` trains seed 000's D_TV network.
+    ``estimator="knn"`` (our extension) estimates the optimum's sign with kNN densities.
+
+    Far outliers: the network's raw D_TV is only trained near the data and the history and
+    extrapolates freely beyond them, often *below* the normals, so ``predict`` can call a far
+    outlier normal; ``score="two-sided"`` flags it.
+
+    Raises ValueError for parameters out of range (before any training), and
+    FloatingPointError when D_TV's loss diverges.
     """
 
     needs_history = True
+    wgan_gp_preset = "historyad"  # seed 000 §4.3: Adam, lr decreasing from 5e-4
 
     def __init__(
         self,
@@ -135,18 +127,19 @@ class HistoryAD(GANDetector):
         loss: str = "wgan-gp",
         n_epochs: float = 5.0,
         batch_size: int = 64,
-        n_critic: int = 5,
-        gp_lambda: float = 10.0,
-        gan_lr: float = 1e-4,
+        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
+        gp_lambda: float = 10.0,  # seed 001 Alg. 2
+        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
+        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
         net_size: str = "cpu",
         width: int | None = None,
         latent_dim: int | None = None,
         saves_per_epoch: int = 50,  # seed 000 §4.3
         alpha: float = 1.0,  # history window start [α, n_epochs] (seed 000 §4.3)
         beta: float | None = None,  # e^(−βt); None: 3 for "network" (seed 000 §4.3), 0 for knn
-        estimator: Literal["knn", "network"] = "knn",  # how D_TV's optimum is estimated
+        estimator: Literal["network", "knn"] = "network",  # seed 000's D_TV network
         n_neighbors: int = 5,  # k of the knn estimator (PyOD's kNN default)
-        n_history: int | None = None,  # P_Ghist samples for knn; None: one per training sample
+        n_history: int | None = None,  # P_Ghist samples for knn; None: 4 per training row
         lam: float = 10.0,  # λ of eq. (10), seed 000
         case: Literal[1, 2] = 1,  # 2: half the latents from the wider P_Z'
         wide_std: float = 2.0,  # std of P_Z' (case 2)
@@ -169,6 +162,7 @@ class HistoryAD(GANDetector):
         self.n_critic = n_critic
         self.gp_lambda = gp_lambda
         self.gan_lr = gan_lr
+        self.min_iterations = min_iterations
         self.net_size = net_size
         self.width = width
         self.latent_dim = latent_dim
@@ -297,40 +291,33 @@ class HistoryAD(GANDetector):
             p.requires_grad_(False)
 
     def _fit_knn(self, X: torch.Tensor, sampler: Any) -> None:
-        """Store the training data and ``n_history`` samples of P_Ghist, flattened, with a
-        nearest-neighbour index over each (the knn estimator of eq. 11's optimum)."""
+        """kNN densities of the training data and of ``n_history`` samples of P_Ghist (the
+        knn estimator of eq. 11's optimum; ``historyad.detectors.neighbors``)."""
         if len(X) <= self.n_neighbors:
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} training "
                 f"samples; got {len(X)}"
             )
-        n = len(X) if self.n_history is None else self.n_history
+        n = n_reference(len(X), self.n_history)
         gen = torch.Generator(device="cpu").manual_seed(self.random_state + 1)
         rng = np.random.default_rng(self.random_state + 1)
         hist = sampler.sample(n, rng=rng, generator=gen)  # (n, *input_shape)
-        self.data_ = X.reshape(len(X), -1).cpu().numpy()  # (N, d)
-        self.history_ = hist.reshape(n, -1).cpu().numpy().astype(np.float32)  # (n, d)
-        self._index_knn()
+        self._index_knn(X.reshape(len(X), -1).cpu().numpy(), hist.reshape(n, -1).cpu().numpy())
 
-    def _index_knn(self) -> None:
-        from sklearn.neighbors import NearestNeighbors
+    def _index_knn(self, data: np.ndarray, history: np.ndarray) -> None:
+        self.densities_ = NeighbourDensities(data, history, self.n_neighbors)
+        self.tau_ = float(self.densities_.train_log_data.max())
 
-        k = self.n_neighbors
-        self._data_index = NearestNeighbors(n_neighbors=k + 1).fit(self.data_)
-        self._hist_index = NearestNeighbors(n_neighbors=k).fit(self.history_)
-
-    def _raw(self, X: torch.Tensor, *, training: bool = False) -> torch.Tensor:
+    def _raw(self, X: torch.Tensor) -> torch.Tensor:
         """Raw estimate (B,) of eq. (11)'s optimum for a preprocessed batch X (B, *shape):
-        the D_TV network's output, or the knn log density ratio. ``training``: X are the
-        training rows themselves, each left out of its own data neighbours."""
+        the D_TV network's output (≈ −1 normal, ≈ +1 anomalous), or the knn log density
+        ratio of the history to the data (< 0 normal, > 0 anomalous; ``density_ratio_score``)."""
         if self.estimator == "network":
-            return self.dtv_(X)  # (B,) ≈ −1 normal, ≈ +1 anomalous
-        k = self.n_neighbors
-        r_data = neighbour_distances(self._data_index, X, k, leave_self_out=training)[:, -1]
-        r_hist = neighbour_distances(self._hist_index, X, k)[:, -1]
-        ratio = log_density_ratio(r_data, r_hist, n_data=len(self.data_) - int(training),
-                                  n_hist=len(self.history_), dim=self.data_.shape[1])
-        return torch.from_numpy(ratio).float()  # (B,) < 0 normal, > 0 anomalous
+            return self.dtv_(X)
+        flat = X.reshape(len(X), -1).cpu().numpy()
+        d = self.densities_
+        return torch.from_numpy(density_ratio_score(d.log_data(flat), d.log_reference(flat),
+                                                    self.tau_)).float()
 
     def _train_dtv(self, dtv: torch.nn.Module, X: torch.Tensor, sampler: Any) -> None:
         from historyad.training.losses import gradient_penalty
@@ -400,7 +387,13 @@ class HistoryAD(GANDetector):
         """One raw pass over the training normals gives both the two-sided score's
         reference and ``decision_scores_`` (``_from_raw``, as in ``_score``); the knn
         estimator leaves each training sample out of its own data neighbours."""
-        raw = self._score_array(X, lambda b: self._raw(b, training=True)).astype(np.float32)
+        if self.estimator == "knn":  # each training row left out of its own data neighbours
+            d = self.densities_
+            log_hist = self._score_array(X, lambda b: torch.from_numpy(
+                d.log_reference(b.reshape(len(b), -1).cpu().numpy())))
+            raw = density_ratio_score(d.train_log_data, log_hist, self.tau_).astype(np.float32)
+        else:
+            raw = self._score_array(X, self._raw).astype(np.float32)
         self.score_reference_ = score_reference(raw)
         return self._from_raw(torch.from_numpy(raw)).numpy().astype(np.float64)
 
@@ -417,8 +410,8 @@ class HistoryAD(GANDetector):
     def _state_tensors(self) -> dict[str, torch.Tensor]:
         ref = torch.as_tensor(self.score_reference_, dtype=torch.float64)
         if self.estimator == "knn":
-            return {"knn.data": torch.from_numpy(np.ascontiguousarray(self.data_)),
-                    "knn.history": torch.from_numpy(np.ascontiguousarray(self.history_)),
+            return {"knn.data": torch.from_numpy(self.densities_.data),
+                    "knn.history": torch.from_numpy(self.densities_.reference),
                     "score_reference": ref}  # fmt: skip
         return {**prefixed("critic", self.dtv_), "score_reference": ref}
 
@@ -430,9 +423,7 @@ class HistoryAD(GANDetector):
         # files written before the knn estimator existed hold a network and no "estimator"
         self.estimator = meta.get("estimator", "network")
         if self.estimator == "knn":
-            self.data_ = tensors["knn.data"].numpy()
-            self.history_ = tensors["knn.history"].numpy()
-            self._index_knn()
+            self._index_knn(tensors["knn.data"].numpy(), tensors["knn.history"].numpy())
         else:
             self.dtv_ = self._restore("critic", tensors)
         if "score_reference" in tensors:

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from historyad.detectors.gan_base import GANDetector, frozen_copy, prefixed
+from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector, frozen_copy, prefixed
 
 
 class InversionDetector(GANDetector):
@@ -25,9 +25,10 @@ class InversionDetector(GANDetector):
         loss: str = "wgan-gp",
         n_epochs: float = 5.0,
         batch_size: int = 64,
-        n_critic: int = 5,
-        gp_lambda: float = 10.0,
-        gan_lr: float = 1e-4,
+        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
+        gp_lambda: float = 10.0,  # seed 001 Alg. 2
+        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
+        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
         net_size: str = "cpu",
         width: int | None = None,
         latent_dim: int | None = None,
@@ -46,6 +47,7 @@ class InversionDetector(GANDetector):
         self.n_critic = n_critic
         self.gp_lambda = gp_lambda
         self.gan_lr = gan_lr
+        self.min_iterations = min_iterations
         self.net_size = net_size
         self.width = width
         self.latent_dim = latent_dim
@@ -100,8 +102,11 @@ def invert(
     lr: float,
     prior_weight: float,
     seed: int,
-) -> torch.Tensor:
-    """Per-sample residuals (B,) after optimising z for each x in the batch (B, *shape)."""
+    return_latents: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample residuals (B,) after minimising ‖G(z) − x‖²/dim − λ·log N(z; 0, I) over z
+    for each x in the batch (B, *shape); with ``return_latents`` also the optimised z
+    (B, latent_dim)."""
     gen = torch.Generator(device="cpu").manual_seed(seed)
     z = torch.randn(len(X), latent_dim, generator=gen).to(X.device).requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
@@ -114,4 +119,5 @@ def invert(
             loss.backward()
             opt.step()
     with torch.no_grad():
-        return (generator(z) - X).pow(2).flatten(1).mean(1)
+        residual = (generator(z) - X).pow(2).flatten(1).mean(1)
+    return (residual, z.detach()) if return_latents else residual

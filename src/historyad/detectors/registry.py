@@ -8,6 +8,9 @@ from historyad.detectors.base import BaseDetector
 
 # name -> (module, class); imported lazily so listing names costs nothing.
 DETECTORS: dict[str, tuple[str, str]] = {
+    # the detector we recommend (README, "Which detector?"): the CLI's default
+    "recommended": ("historyad.detectors.density_ratio", "DensityRatioEnsemble"),
+    "density-ratio": ("historyad.detectors.density_ratio", "DensityRatioDetector"),
     "historyad": ("historyad.detectors.history_ad", "HistoryAD"),
     "critic": ("historyad.detectors.critic", "CriticDetector"),
     "encoder": ("historyad.detectors.encoder", "EncoderDetector"),

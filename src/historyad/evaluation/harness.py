@@ -19,7 +19,7 @@ from historyad.evaluation.metrics import auprc, auroc
 logger = logging.getLogger(__name__)
 
 GAN_KEYS = ("loss", "n_epochs", "batch_size", "n_critic", "gp_lambda", "gan_lr", "net_size",
-            "width", "latent_dim", "device", "random_state", "standardize")
+            "width", "latent_dim", "min_iterations", "device", "random_state", "standardize")
 
 
 @dataclass

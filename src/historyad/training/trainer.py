@@ -2,7 +2,12 @@
 
 An epoch is one pass of the CRITIC over the data: ``iters_per_epoch = max(1, N // (batch_size *
 n_critic))`` generator iterations (MNIST: 60000 // (64 * 5) = 187, as in seed 000), and
-``round(n_epochs * iters_per_epoch)`` generator iterations in all. Real batches are consecutive
+``round(n_epochs * iters_per_epoch)`` generator iterations in all. On small data that is too
+few to train a usable generator (1000 rows, 5 epochs: 15 iterations), so
+``GANConfig.min_iterations`` sets a floor: an epoch is then stretched to
+``ceil(min_iterations / n_epochs)`` generator iterations (several passes over the data), so
+that the time axis of the history (eq. 13, in epochs) keeps its meaning as a fraction of
+training. Real batches are consecutive
 slices of a per-epoch permutation; the data lives as one tensor on the device.
 
 Reproducibility: the weights are initialised under a seeded, forked RNG and every random draw
@@ -191,9 +196,16 @@ def resolve_store(
     return dataclasses.replace(history, store=store)
 
 
-def iters_per_epoch(n: int, batch_size: int, n_critic: int) -> int:
-    """Generator iterations per epoch (one critic pass over n samples): max(1, n // (B n_c))."""
-    return max(1, n // (batch_size * n_critic))
+def iters_per_epoch(
+    n: int, batch_size: int, n_critic: int, *, min_iterations: int = 0, n_epochs: float = 1.0
+) -> int:
+    """Generator iterations per epoch: one critic pass over n samples, max(1, n // (B n_c)),
+    stretched to at least ceil(min_iterations / n_epochs) so that ``n_epochs`` epochs make at
+    least ``min_iterations`` generator iterations (the floor for small data)."""
+    one_pass = max(1, n // (batch_size * n_critic))
+    if min_iterations <= 0:
+        return one_pass
+    return max(one_pass, math.ceil(min_iterations / n_epochs))
 
 
 def total_iterations(n_epochs: float, per_epoch: int) -> int:
@@ -316,7 +328,8 @@ def train_gan(
     data = _as_data(X, device)  # (N, *S)
     n, input_shape = data.shape[0], tuple(int(s) for s in data.shape[1:])
     bs, n_critic = cfg.batch_size, cfg.n_critic
-    per_epoch = iters_per_epoch(n, bs, n_critic)
+    per_epoch = iters_per_epoch(n, bs, n_critic, min_iterations=cfg.min_iterations,
+                                n_epochs=cfg.n_epochs)
     total = total_iterations(cfg.n_epochs, per_epoch)
     data_info = {
         "n": n,

@@ -26,7 +26,7 @@ class DigitsConfig:
     # therefore counted in many short epochs (100 epochs ≈ 450 generator iterations).
     gan: dict[str, Any] = field(
         default_factory=lambda: {"n_epochs": 100.0, "batch_size": 64, "width": 32,
-                                 "gan_lr": 2e-4, "random_state": 0}
+                                 "gan_lr": 2e-4, "min_iterations": 0, "random_state": 0}
     )
     history: dict[str, Any] = field(
         default_factory=lambda: {"saves_per_epoch": 1, "alpha": 20.0, "beta": 0.03}

@@ -150,6 +150,7 @@ def _gan_settings(cfg: HARConfig, n_train: int, ctx: RunContext) -> tuple[dict, 
     per_epoch = iters_per_epoch(n_train * repeat, bs, 5)
     n_epochs = max(1.0, cfg.gan_iterations / per_epoch)
     gan = {"n_epochs": n_epochs, "batch_size": bs, "width": cfg.width, "gan_lr": cfg.gan_lr,
+           "min_iterations": 0,  # the schedule above is already set in iterations
            "device": ctx.device, "random_state": ctx.seed}
     history = {
         "saves_per_epoch": int(min(per_epoch, max(1, round(cfg.n_snapshots / n_epochs)))),
@@ -170,9 +171,9 @@ def _evaluate(
     bs = gan["batch_size"]
     enc_epochs = max(0.01, cfg.encoder_iterations / max(1, len(X_train) * repeat // bs))
     specs = {
-        f"historyad ({rep})": {"name": "historyad"},
-        f"historyad-network ({rep})": {"name": "historyad", "estimator": "network",
-                                       "dtv_steps": cfg.dtv_steps, "dtv_lr": cfg.dtv_lr},
+        f"historyad-knn ({rep})": {"name": "historyad", "estimator": "knn"},
+        f"historyad ({rep})": {"name": "historyad", "dtv_steps": cfg.dtv_steps,
+                               "dtv_lr": cfg.dtv_lr},
         f"critic ({rep})": {"name": "critic"},
         f"encoder ({rep})": {"name": "encoder", "encoder_epochs": enc_epochs},
     }  # fmt: skip

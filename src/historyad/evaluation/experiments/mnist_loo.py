@@ -16,8 +16,6 @@ This module also holds the helpers shared by the other GAN experiments on images
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,6 +29,12 @@ from historyad.evaluation.experiments.common import (
     build_config,
     figures_md,
     result_tables,
+)
+from historyad.evaluation.peers import (  # noqa: F401  (re-exported for older imports)
+    PEERS,
+    make_peer,
+    pyod_available,
+    run_peers,
 )
 
 if TYPE_CHECKING:
@@ -54,18 +58,20 @@ PAPER_WGAN_ENCODER = dict(
 #: GAN keys accepted in ``config.gan`` (the parameters every GAN detector shares).
 GAN_KEYS = (
     "loss", "n_epochs", "batch_size", "n_critic", "gp_lambda", "gan_lr", "net_size", "width",
-    "latent_dim",
+    "latent_dim", "min_iterations",
 )  # fmt: skip
 
 #: Detector labels understood by ``make_detector``.
 DETECTOR_LABELS = (
-    "historyad", "historyad-network", "historyad-two-sided", "historyad-case1",
+    "historyad", "historyad-knn", "historyad-network", "historyad-two-sided", "historyad-case1",
     "historyad-case2", "historyad-no-training", "critic", "encoder", "inversion", "knn",
 )  # fmt: skip
-# HistoryAD variants: "historyad" is the defaults (the knn estimator of eq. 11's optimum); the
-# others are seed 000's D_TV network, trained (case 1 / 2, raw or two-sided score) or not.
+# HistoryAD variants: "historyad" is the defaults (seed 000's D_TV network; "historyad-network"
+# is the same, kept for older configs); "historyad-knn" is the knn estimator of eq. 11's
+# optimum; the others are the network trained (case 1 / 2, raw or two-sided score) or not.
 HISTORYAD_VARIANTS: dict[str, dict[str, Any]] = {
     "historyad": {},
+    "historyad-knn": {"estimator": "knn"},
     "historyad-network": {"estimator": "network"},
     "historyad-two-sided": {"estimator": "network", "score": "two-sided"},
     "historyad-case1": {"estimator": "network", "case": 1},
@@ -74,10 +80,11 @@ HISTORYAD_VARIANTS: dict[str, dict[str, Any]] = {
 }
 #: Labels whose fit trains a D_TV network (and can record validation AUPRC along it).
 DTV_TRAINED = tuple(label for label, kw in HISTORYAD_VARIANTS.items()
-                    if kw.get("estimator") == "network" and kw.get("train_dtv", True))
+                    if kw.get("estimator", "network") == "network" and kw.get("train_dtv", True))
 
 # The full (paper) GAN schedule on MNIST: seed 000 §4.3 (5 epochs, ~5 M parameters per net).
-FULL_GAN: dict[str, Any] = {"n_epochs": 5.0, "net_size": "paper"}
+# The paper schedules are in epochs: no floor on the generator iterations (min_iterations 0).
+FULL_GAN: dict[str, Any] = {"n_epochs": 5.0, "net_size": "paper", "min_iterations": 0}
 # Quick runs on a CPU (2 busy cores). Two flavours:
 # - QUICK_COMMON caps the training data (several GANs per run: one per digit or setting) and
 #   keeps the paper's 5 epochs; an epoch is then short (6000 images: 18 generator iterations
@@ -90,7 +97,7 @@ FULL_GAN: dict[str, Any] = {"n_epochs": 5.0, "net_size": "paper"}
 QUICK_COMMON: dict[str, Any] = {
     "max_train": 6000,
     "max_test": 2000,
-    "gan": {"n_epochs": 5.0, "net_size": "cpu"},
+    "gan": {"n_epochs": 5.0, "net_size": "cpu", "min_iterations": 0},
     "historyad": {"saves_per_epoch": 10, "dtv_steps": 500},
     "encoder": {"encoder_epochs": 2.0},
     "inversion": {"inversion_steps": 20},
@@ -98,7 +105,7 @@ QUICK_COMMON: dict[str, Any] = {
 QUICK_FULL_DATA: dict[str, Any] = {
     **QUICK_COMMON,
     "max_train": None,
-    "gan": {"n_epochs": 1.5, "net_size": "cpu"},
+    "gan": {"n_epochs": 1.5, "net_size": "cpu", "min_iterations": 0},
     # kNN and HistoryAD's knn estimator are memory-based: fit scores every training image
     # against all of them (O(N²) distances), so they see 10 000 of the ~60 000 images
     "fit_max": {"encoder": 6000, "knn": 10000, "historyad": 10000},
@@ -128,7 +135,7 @@ class GANExperimentConfig:
     knn: dict[str, Any] = field(default_factory=dict)
     fit_max: dict[str, int] = field(default_factory=lambda: {"inversion": 512})
     detectors: list[str] = field(
-        default_factory=lambda: ["historyad", "historyad-network", "historyad-no-training",
+        default_factory=lambda: ["historyad", "historyad-knn", "historyad-no-training",
                                  "critic", "encoder", "knn"]
     )  # fmt: skip
 
@@ -364,103 +371,6 @@ def schedule_md(
         return head + "Full schedule: no setting differs from the paper schedule." + tail
     return (head + "Settings that differ from the full (paper) schedule:\n\n"
             + "\n".join(lines) + tail)
-
-
-# --------------------------------------------------------------------------------------------
-# PyOD peers
-# --------------------------------------------------------------------------------------------
-
-#: label -> (module, class) of the PyOD peers (flattened inputs).
-PEERS: dict[str, tuple[str, str]] = {
-    "pyod-knn": ("pyod.models.knn", "KNN"),
-    "pyod-iforest": ("pyod.models.iforest", "IForest"),
-    "pyod-autoencoder": ("pyod.models.auto_encoder", "AutoEncoder"),
-    "pyod-deepsvdd": ("pyod.models.deep_svdd", "DeepSVDD"),
-    "pyod-vae": ("pyod.models.vae", "VAE"),
-    "pyod-anogan": ("pyod.models.anogan", "AnoGAN"),
-    "pyod-alad": ("pyod.models.alad", "ALAD"),
-}
-_EPOCH_NAMES = ("epoch_num", "epochs")
-
-
-def pyod_available() -> bool:
-    """Whether ``pyod`` can be imported."""
-    try:
-        importlib.import_module("pyod")
-    except ImportError:
-        return False
-    return True
-
-
-def make_peer(label: str, params: dict[str, Any], *, n_features: int, seed: int) -> Any:
-    """A PyOD detector for ``label``. ``params["epochs"]`` maps to the class's epoch argument
-    (``epoch_num`` in PyOD 2, ``epochs`` before); ``n_features``, ``random_state`` and
-    ``verbose=0`` are filled in when the class takes them; other unknown keys are an error."""
-    module, cls = PEERS[label]
-    klass = getattr(importlib.import_module(module), cls)
-    sig = inspect.signature(klass)
-    accepted = set(sig.parameters)
-    kwargs = dict(params)
-    if "epochs" in kwargs:
-        epochs = kwargs.pop("epochs")
-        name = next((n for n in _EPOCH_NAMES if n in accepted), None)
-        if name is not None:
-            kwargs[name] = epochs
-    for key, value in (("n_features", n_features), ("random_state", seed), ("verbose", 0)):
-        if key in accepted:
-            kwargs.setdefault(key, value)
-    unknown = sorted(set(kwargs) - accepted)
-    if unknown and not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        raise ValueError(f"{cls} does not take {unknown}; it takes {sorted(accepted)}")
-    return klass(**kwargs)
-
-
-def run_peers(
-    peers: dict[str, dict[str, Any]],
-    X_train: np.ndarray,
-    X_test: np.ndarray,
-    y_test: np.ndarray,
-    *,
-    seed: int,
-    dataset: str,
-    protocol: str,
-    anomaly: str,
-    **extra: Any,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Fit and score the PyOD peers on flattened images. Returns ``(records, notes)``; a peer
-    that fails is skipped with a note (it never stops the experiment)."""
-    from historyad.evaluation.metrics import auprc, auroc
-
-    if not peers:
-        return [], []
-    if not pyod_available():
-        return [], ["PyOD is not installed (`pip install 'historyad[peers]'`): peers skipped."]
-    Xtr = X_train.reshape(len(X_train), -1).astype(np.float32)
-    Xte = X_test.reshape(len(X_test), -1).astype(np.float32)
-    records, notes = [], []
-    for label, params in peers.items():
-        if label not in PEERS:
-            raise ValueError(f"peer {label!r} is unknown; choose from {sorted(PEERS)}")
-        try:
-            det = make_peer(label, params, n_features=Xtr.shape[1], seed=seed)
-            t0 = time.perf_counter()
-            det.fit(Xtr)
-            fit_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            s = np.asarray(det.decision_function(Xte), dtype=np.float64).reshape(-1)
-            score_s = time.perf_counter() - t0
-            rec = {
-                "detector": label, "dataset": dataset, "protocol": protocol,
-                "anomaly": str(anomaly), "auprc": auprc(y_test, s), "auroc": auroc(y_test, s),
-                "fit_seconds": round(fit_s, 3), "score_seconds": round(score_s, 3), **extra,
-            }  # fmt: skip
-        except Exception as exc:  # a broken optional peer must not stop the run
-            logger.warning("peer %s failed on anomaly %s: %s", label, anomaly, exc)
-            notes.append(f"{label} failed on anomaly {anomaly}: {type(exc).__name__}: {exc}")
-            continue
-        logger.info("%s %s: AUPRC %.3f", label, anomaly, rec["auprc"])
-        records.append(rec)
-    return records, notes
 
 
 # --------------------------------------------------------------------------------------------

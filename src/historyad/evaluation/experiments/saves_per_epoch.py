@@ -39,7 +39,7 @@ class SavesPerEpochConfig(GANExperimentConfig):
 
     settings: list[int] = field(default_factory=lambda: [1, 5, 10, 50])
     detectors: list[str] = field(
-        default_factory=lambda: ["historyad", "historyad-network", "historyad-no-training"])
+        default_factory=lambda: ["historyad", "historyad-knn", "historyad-no-training"])
 
 
 # 3000 training images give 9 generator iterations per epoch: 9 saves = every iteration.

@@ -289,7 +289,7 @@ def test_demo_with_a_small_digits_config(tmp_path: Path, monkeypatch):
     class Small(real):  # type: ignore[misc, valid-type]
         digits: list[int] = field(default_factory=lambda: [1, 8])
         gan: dict = field(default_factory=lambda: {"n_epochs": 2.0, "width": 8,
-                                                   "random_state": 0})
+                                                   "min_iterations": 0, "random_state": 0})
         history: dict = field(default_factory=lambda: {"saves_per_epoch": 2, "alpha": 0.5,
                                                        "beta": 0.1})
         detectors: dict = field(default_factory=lambda: {

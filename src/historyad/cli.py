@@ -328,7 +328,8 @@ def demo(
 @app.command()
 @_guarded
 def fit(
-    detector: str | None = typer.Option(None, "--detector", "-d", help="Detector name."),
+    detector: str | None = typer.Option(None, "--detector", "-d",
+                                        help="Detector name (default: recommended)."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset name."),
     protocol: str | None = typer.Option(None, "--protocol", help="loo | one-class | windows."),
     anomaly: str | None = typer.Option(None, "--anomaly", help="Anomalous class (loo)."),
@@ -349,11 +350,7 @@ def fit(
                                "normal", "params", "window", "stride"))
     out_p, data_s, device_s, seed_i, quick_b = _common(toml, out, data, device, seed, quick,
                                                        "runs/fit")
-    name = _pick("detector", detector, toml, None)
-    if not name:
-        from historyad.detectors.registry import DETECTORS
-
-        raise CLIError(f"--detector is required; choose one of {sorted(DETECTORS)}")
+    name = _pick("detector", detector, toml, "recommended")
     klass = _detector_class(name)
     ds_name = _check_dataset(_pick("dataset", dataset, toml, None))
     proto = _protocol(_pick("protocol", protocol, toml, "loo"))
@@ -480,7 +477,7 @@ def evaluate(
                                                        "runs/evaluate")
     ds_name = _check_dataset(_pick("dataset", dataset, toml, None))
     proto = _protocol(_pick("protocol", protocol, toml, "loo"))
-    names = list(_pick("detector", detector, toml, ["knn", "critic", "historyad"]))
+    names = list(_pick("detector", detector, toml, ["recommended", "knn"]))
     classes = {n: _detector_class(n) for n in dict.fromkeys(names)}
     params = {**toml.get("params", {}), **_parse_params(param)}
     gan = {k: v for k, v in QUICK_PARAMS.items() if quick_b and k in GAN_KEYS}

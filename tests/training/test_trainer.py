@@ -91,6 +91,26 @@ def test_fractional_epochs_and_small_data() -> None:
     assert run.iters_per_epoch == 1 and len(run.records["gen_iter"]) == 1
 
 
+def test_iteration_floor_stretches_epochs_on_small_data() -> None:
+    """1000 rows at batch 64 and 5 critic steps make 3 generator iterations per epoch, 15 in
+    5 epochs; the floor stretches an epoch to ceil(60 / 5) = 12 iterations (60 in all) and
+    the time axis stays in epochs (the last record at epoch 5)."""
+    from historyad.training.trainer import iters_per_epoch
+
+    assert iters_per_epoch(1000, 64, 5) == 3
+    assert iters_per_epoch(1000, 64, 5, min_iterations=1000, n_epochs=5.0) == 200
+    assert iters_per_epoch(60_000, 64, 5, min_iterations=500, n_epochs=5.0) == 187  # no effect
+    X = np.random.default_rng(0).normal(size=(1000, 2)).astype(np.float32)
+    cfg = GANConfig(n_epochs=5.0, min_iterations=60, seed=0)
+    run = train_gan(X, cfg, TINY, HistoryConfig(saves_per_epoch=2, alpha=1.0, beta=0.0))
+    assert run.iters_per_epoch == 12 and len(run.records["gen_iter"]) == 60
+    assert run.records["epoch"][-1] == pytest.approx(5.0)
+    times = run.recorder.store.times
+    assert times.min() >= 1.0 and times.max() == pytest.approx(5.0)  # [α, n_epochs] in epochs
+    with pytest.raises(ValueError, match="min_iterations=-1 is not allowed"):
+        GANConfig(min_iterations=-1)
+
+
 def test_same_seed_same_weights_and_global_rng_untouched() -> None:
     X = ring(256)
     torch.manual_seed(123)

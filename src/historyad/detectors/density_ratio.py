@@ -18,6 +18,13 @@ history). Far from both, that ratio tends to 0, so beyond the training range the
 log distance is added: s = log r_data − log r_gen + max(0, log r_data − τ), τ = the largest
 training log r_data; the score then grows with the distance and far outliers are flagged.
 
+Series (N, C, T) are compared, by default (``series_view="spectrum"``), through their
+per-channel log-amplitude spectra, log(1 + |rfft(x_c)| / T): a window's spectrum does not
+change when the same motion or vibration starts a few steps earlier, while the raw values do
+(kNN on raw windows calls two phases of one periodic signal far apart). The GAN is trained on
+the raw windows; its samples go through the same transform. Chosen on the benchmark's
+series sets (RESULTS.md, "Series view"); ``series_view="raw"`` compares raw windows.
+
 ``DensityRatioEnsemble`` (the detector we recommend, registry name "recommended") averages
 three log density ratios at x, all in the same units:
 
@@ -54,6 +61,12 @@ def n_reference(n_data: int, n_generated: int | None) -> int:
     if n_generated is not None:
         return int(n_generated)
     return int(min(GENERATED_PER_ROW * n_data, max(n_data, MAX_GENERATED)))
+
+
+def series_spectrum(X: np.ndarray) -> np.ndarray:
+    """(N, C·(T//2 + 1)) log(1 + |rfft(x_c)| / T) per channel of series X (N, C, T)."""
+    amplitude = np.abs(np.fft.rfft(np.asarray(X, dtype=np.float64), axis=-1)) / X.shape[-1]
+    return np.log1p(amplitude).reshape(len(X), -1).astype(np.float32)
 
 
 def density_ratio_score(
@@ -94,6 +107,7 @@ class _GeneratorContrast(GANDetector):
         latent_dim: int | None = None,
         n_neighbors: int = 5,  # k (PyOD's KNN default)
         n_generated: int | None = None,  # None: 4 per training row (capped at 200 000)
+        series_view: str = "spectrum",  # series compared by their spectra (module docstring)
         contamination: float = 0.05,
         standardize: str | bool = "auto",
         device: str = "cpu",
@@ -112,6 +126,7 @@ class _GeneratorContrast(GANDetector):
         self.latent_dim = latent_dim
         self.n_neighbors = n_neighbors
         self.n_generated = n_generated
+        self.series_view = series_view
         self.contamination = contamination
         self.standardize = standardize
         self.device = device
@@ -127,6 +142,9 @@ class _GeneratorContrast(GANDetector):
         if m is not None and (isinstance(m, bool) or not isinstance(m, int | np.integer)
                               or m < 1):
             raise ValueError(f"n_generated={m!r} is not allowed; use None or an int >= 1")
+        if self.series_view not in ("spectrum", "raw"):
+            raise ValueError(f"series_view={self.series_view!r} is not allowed; choose "
+                             "'spectrum' or 'raw'")
 
     def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
         n = len(X)
@@ -138,9 +156,7 @@ class _GeneratorContrast(GANDetector):
         m = n_reference(n, self.n_generated)
         generated = run.sample(m, seed=self.random_state + 3)  # (m, *input_shape)
         self.densities_ = NeighbourDensities(
-            X.reshape(n, -1).cpu().numpy(),
-            generated.reshape(m, -1).cpu().numpy(),
-            self.n_neighbors,
+            self._flat(X), self._flat(generated), self.n_neighbors
         )
         self._set_constants()
 
@@ -150,7 +166,12 @@ class _GeneratorContrast(GANDetector):
         self.centre_ = float(d.train_log_data.mean())
 
     def _flat(self, X: torch.Tensor) -> np.ndarray:
-        return X.reshape(len(X), -1).cpu().numpy()
+        """(B, D) rows compared by the kNN densities: flattened inputs, or the per-channel
+        spectra of series (``series_view``)."""
+        arr = X.detach().cpu().numpy()
+        if arr.ndim == 3 and self.series_view == "spectrum":
+            return series_spectrum(arr)
+        return arr.reshape(len(arr), -1)
 
     def _terms(self, X: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(log r_data, log r_local, log r_gen), each (B,), of a preprocessed batch."""

@@ -61,44 +61,38 @@ def evaluate_detectors(
     checkpoint: str | Path | None = None,
 ) -> list[Result]:
     """Fit each detector ``{label: {"name": registry name, **params}}`` on ``X_train`` and
-    score ``X_test`` (``checkpoint``: where to save the shared GAN). GAN detectors share one
-    GAN trained with ``gan`` params and, when
-    HistoryAD is among them, a recorded history (``history``: saves_per_epoch, alpha, beta)."""
-    from historyad.training.trainer import train_gan
-
+    score ``X_test``. GAN detectors take the ``gan`` params (and HistoryAD the ``history``
+    params: saves_per_epoch, alpha, beta) under their own; detectors whose GAN settings are
+    equal (``GANDetector.training_configs``) share one trained GAN (``from_gan``), and their
+    ``fit_seconds`` include its training time. ``checkpoint``: where to save the first GAN
+    (later distinct GANs go beside it as ``<stem>-<label>.safetensors``)."""
     gan = dict(gan or {})
     results: list[Result] = []
-    run, gan_seconds = None, 0.0
+    runs: dict[str, Any] = {}  # repr(training configs) -> GANRun
     for label, spec in detectors.items():
         spec = dict(spec)
         klass = get_detector(spec.pop("name", label))
+        params = spec
         if issubclass(klass, GANDetector):
-            params = {**gan, **spec}
-            if run is None:
-                t0 = time.perf_counter()
-                # the history (and eq. 14 critic average) HistoryAD's network estimator needs
-                proto = get_detector("historyad")(
-                    **{"estimator": "network", **gan, **(history or {})})
-                proto._check_params()
-                prepared = proto.prepare_training_data(X_train)
-                run = train_gan(
-                    prepared,
-                    proto._gan_config(),
-                    proto._net_config(),
-                    proto._history_config(),
-                )
-                gan_seconds = time.perf_counter() - t0
-                if checkpoint is not None:
-                    run.save(checkpoint)
-                logger.info("shared GAN trained in %.1f s", gan_seconds)
-            if klass.needs_history:
-                params.update(history or {})
-            det = klass.from_gan(run, **params)
-        else:
-            det = klass(**spec)
+            params = {**gan, **((history or {}) if klass.needs_history else {}), **spec}
+        det = klass(**params)
+        gan_seconds, key = 0.0, None
+        if isinstance(det, GANDetector):
+            key = repr(det.training_configs())
+            if key in runs:
+                det = klass.from_gan(runs[key], **params)
+                gan_seconds = float(runs[key].fit_seconds)
         t0 = time.perf_counter()
         det.fit(X_train)
-        fit_s = time.perf_counter() - t0 + (gan_seconds if isinstance(det, GANDetector) else 0.0)
+        fit_s = time.perf_counter() - t0 + gan_seconds
+        if key is not None and key not in runs:
+            runs[key] = det.gan_
+            if checkpoint is not None:
+                path = Path(checkpoint)
+                if len(runs) > 1:
+                    path = path.with_name(f"{path.stem}-{label}{path.suffix}")
+                det.gan_.save(path)
+            logger.info("GAN for %s trained in %.1f s", label, det.gan_.fit_seconds)
         t0 = time.perf_counter()
         scores = det.decision_function(X_test)
         score_s = time.perf_counter() - t0
@@ -117,4 +111,3 @@ def evaluate_detectors(
         logger.info("%s %s: AUPRC %.3f AUROC %.3f", label, anomaly, res.auprc, res.auroc)
         results.append(res)
     return results
-

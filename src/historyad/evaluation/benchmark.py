@@ -263,58 +263,32 @@ def evaluate_split(
     seed: int,
 ) -> list[dict[str, Any]]:
     """Fit every detector and peer on ``split.X_train``, score ``split.X_test``: one record
-    per detector ({"detector", "auprc", "auroc", "fit_seconds", "score_seconds"})."""
-    from historyad.detectors.gan_base import GANDetector
+    per detector ({"detector", "auprc", "auroc", "fit_seconds", "score_seconds"}), through the
+    library's one fit-and-score path (``harness.evaluate_detectors``, GANs shared when their
+    settings match) and ``peers.run_peers``."""
     from historyad.detectors.registry import get_detector
-    from historyad.evaluation.metrics import auprc, auroc
-    from historyad.evaluation.peers import make_peer
+    from historyad.evaluation.harness import evaluate_detectors
+    from historyad.evaluation.peers import run_peers
 
-    records: list[dict[str, Any]] = []
-    runs: dict[str, tuple[Any, float]] = {}  # GAN settings -> (trained GAN, seconds)
+    specs: dict[str, dict[str, Any]] = {}
     for label, spec in detectors.items():
         spec = dict(spec)
-        klass = get_detector(spec.pop("name", label))
-        valid = set(klass().get_params(deep=False))
+        name = spec.pop("name", label)
+        valid = set(get_detector(name)().get_params(deep=False))
         params = {k: v for k, v in QUICK_PARAMS.items() if quick and k in valid}
         params.update({k: v for k, v in (("random_state", seed),) if k in valid})
-        params.update(spec)
-        det = klass(**params)
-        gan_seconds, key = 0.0, None
-        if isinstance(det, GANDetector):
-            key = repr(det.training_configs())
-            if key in runs:
-                det = klass.from_gan(runs[key][0], **params)
-                gan_seconds = runs[key][1]
-        t0 = time.perf_counter()
-        det.fit(split.X_train)
-        fit_s = time.perf_counter() - t0 + gan_seconds
-        if key is not None and key not in runs:
-            runs[key] = (det.gan_, float(det.gan_.fit_seconds))
-        t0 = time.perf_counter()
-        scores = det.decision_function(split.X_test)
-        score_s = time.perf_counter() - t0
-        records.append(_record(label, split.y_test, scores, fit_s, score_s, auprc, auroc))
+        specs[label] = {"name": name, **params, **spec}
+    keys = ("detector", "auprc", "auroc", "fit_seconds", "score_seconds")
+    records = [{k: r.record()[k] for k in keys}
+               for r in evaluate_detectors(split.X_train, split.X_test, split.y_test, specs)]
     if peers:
         Xtr, Xte = preprocess_for_peers(split.X_train, split.X_test)
-        for label in peers:
-            det = make_peer(label, {}, n_features=Xtr.shape[1], seed=seed)
-            t0 = time.perf_counter()
-            det.fit(Xtr)
-            fit_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            scores = np.asarray(det.decision_function(Xte), dtype=np.float64).reshape(-1)
-            score_s = time.perf_counter() - t0
-            records.append(_record(label, split.y_test, scores, fit_s, score_s, auprc, auroc))
+        peer_records, notes = run_peers({p: {} for p in peers}, Xtr, Xte, split.y_test,
+                                        seed=seed, dataset=split.name, protocol="", anomaly="")
+        if notes:
+            raise RuntimeError("; ".join(notes))
+        records += [{k: r[k] for k in keys} for r in peer_records]
     return records
-
-
-def _record(label: str, y: np.ndarray, scores: np.ndarray, fit_s: float, score_s: float,
-            auprc: Callable, auroc: Callable) -> dict[str, Any]:
-    rec = {"detector": label, "auprc": float(auprc(y, scores)), "auroc": float(auroc(y, scores)),
-           "fit_seconds": round(fit_s, 3), "score_seconds": round(score_s, 3)}
-    logger.info("%s: AUPRC %.3f AUROC %.3f (fit %.1f s)", label, rec["auprc"], rec["auroc"],
-                fit_s)
-    return rec
 
 
 @dataclass

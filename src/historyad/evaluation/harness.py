@@ -59,13 +59,16 @@ def evaluate_detectors(
     anomaly: str = "",
     keep_models: bool = False,
     checkpoint: str | Path | None = None,
+    share_gan: bool = False,
 ) -> list[Result]:
     """Fit each detector ``{label: {"name": registry name, **params}}`` on ``X_train`` and
     score ``X_test``. GAN detectors take the ``gan`` params (and HistoryAD the ``history``
     params: saves_per_epoch, alpha, beta) under their own; detectors whose GAN settings are
     equal (``GANDetector.training_configs``) share one trained GAN (``from_gan``), and their
-    ``fit_seconds`` include its training time. ``checkpoint``: where to save the first GAN
-    (later distinct GANs go beside it as ``<stem>-<label>.safetensors``)."""
+    ``fit_seconds`` include its training time. ``share_gan=True``: every GAN detector reuses
+    the first one's GAN whatever its own settings (the papers' experiments: one GAN, several
+    detectors; put a detector that needs the history first). ``checkpoint``: where to save the
+    first GAN (later distinct GANs go beside it as ``<stem>-<label>.safetensors``)."""
     gan = dict(gan or {})
     results: list[Result] = []
     runs: dict[str, Any] = {}  # repr(training configs) -> GANRun
@@ -78,7 +81,7 @@ def evaluate_detectors(
         det = klass(**params)
         gan_seconds, key = 0.0, None
         if isinstance(det, GANDetector):
-            key = repr(det.training_configs())
+            key = "shared" if share_gan else repr(det.training_configs())
             if key in runs:
                 det = klass.from_gan(runs[key], **params)
                 gan_seconds = float(runs[key].fit_seconds)

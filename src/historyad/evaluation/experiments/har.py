@@ -181,7 +181,7 @@ def _evaluate(
     kw = {"dataset": dataset, "protocol": protocol, "anomaly": anomaly}
     ckpt = ctx.checkpoint_path(f"gan-{dataset}-{anomaly}-{rep}".replace(" ", "_"))
     results = evaluate_detectors(X_gan, X_test, y_test, specs, gan=gan, history=history,
-                                 checkpoint=ckpt, **kw)
+                                 checkpoint=ckpt, share_gan=True, **kw)
     results += evaluate_detectors(
         X_train, X_test, y_test,
         {f"knn ({rep})": {"name": "knn", "n_neighbors": cfg.n_neighbors}}, **kw,
@@ -294,7 +294,8 @@ series train (seed {ctx.seed}), the other 20 % plus every series of the held-out
 Representations: recurrence plots ({cfg.rp_size} × {cfg.rp_size} per channel, conv WGAN +
 encoder), raw acceleration channels {ACC_CHANNELS.get(ds.name)} flattened (fully connected
 WGAN), all channels as series (1-D conv WGAN). One WGAN-GP per (activity, representation),
-{cfg.gan_iterations} generator iterations, shared by HistoryAD, the critic and the encoder;
+{cfg.gan_iterations} generator iterations (HistoryAD's schedule: Adam, learning rate decreasing
+linearly from {cfg.gan_lr:g} to a tenth), shared by HistoryAD, the critic and the encoder;
 kNN (k = {cfg.n_neighbors}) on the same representation. Training sets are tiled ×{rep0} for the
 GANs (about {gan0["n_epochs"]:.0f} epochs, history α = {hist0["alpha"]:.3g},
 β = {hist0["beta"]:.3g}, {hist0["saves_per_epoch"]} snapshot(s) per epoch).

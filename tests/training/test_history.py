@@ -497,7 +497,7 @@ def test_sampler_errors() -> None:
 
 def test_auto_store_picks_memory_for_small_and_disk_for_large_generators() -> None:
     from historyad.config import HistoryConfig
-    from historyad.training.trainer import resolve_store
+    from historyad.training.budget import resolve_store
 
     small = torch.nn.Linear(10, 10)  # 110 values
     big = torch.nn.Linear(1000, 1000)  # ~1 M values = 4 MB per fp32 snapshot

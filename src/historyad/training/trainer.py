@@ -7,8 +7,15 @@ few to train a usable generator (1000 rows, 5 epochs: 15 iterations), so
 ``GANConfig.min_iterations`` sets a floor: an epoch is then stretched to
 ``ceil(min_iterations / n_epochs)`` generator iterations (several passes over the data), so
 that the time axis of the history (eq. 13, in epochs) keeps its meaning as a fraction of
-training. Real batches are consecutive
-slices of a per-epoch permutation; the data lives as one tensor on the device.
+training. Real batches are consecutive slices of a per-epoch permutation; the data lives as one
+tensor on the device.
+
+The steps read like seed 001's Algorithm 2 (WGAN-GP): :func:`_generator_iteration` sets the
+learning rate (:func:`_set_lr`, optional linear decay), runs n_critic critic updates on
+consecutive real batches (:func:`_critic_steps`) and one generator update;
+:func:`_record_history` then lets the HistoryRecorder snapshot G (HistoryAD, seed 000 §3.2);
+:func:`_run_epoch` draws the epoch's permutation, loops over its iterations and writes the
+checkpoint (:mod:`historyad.training.resume`) at its end.
 
 Reproducibility: the weights are initialised under a seeded, forked RNG and every random draw
 (permutations, latents, interpolation ε) comes from explicit ``torch.Generator`` objects seeded
@@ -32,168 +39,22 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from historyad.config import GANConfig, HistoryConfig, NetConfig, to_dict
+from historyad.config import GANConfig, HistoryConfig, NetConfig
 from historyad.nn.factory import build_critic, build_generator
-from historyad.training.checkpoint import (
-    CheckpointError,
-    checkpoint_name,
-    latest_checkpoint,
-    load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
-)
+from historyad.training.budget import resolve_store
 from historyad.training.losses import critic_update, generator_update
+from historyad.training.resume import read_latest_checkpoint, restore, save_run_checkpoint
+from historyad.training.run import RECORD_KEYS, GANRun
 
 if TYPE_CHECKING:
-    from historyad.training.history import HistoryRecorder, HistorySampler
+    from historyad.training.history import HistoryRecorder
 
 logger = logging.getLogger(__name__)
 
-RECORD_KEYS = (
-    "gen_iter",
-    "epoch",
-    "critic_loss",
-    "wasserstein",
-    "gradient_penalty",
-    "generator_loss",
-)
 _LOSS_KEYS = RECORD_KEYS[2:]  # order of the per-iteration stats tensor
-KEEP_CHECKPOINTS = 2  # most recent checkpoints kept in checkpoint_dir
-# GANConfig fields that may change when resuming; every other field must match the checkpoint
-_RESUMABLE_CHANGES = frozenset({"n_epochs", "lr", "lr_decay", "progress", "checkpoint_dir"})
 
 
-@dataclass
-class GANRun:
-    """A trained GAN: final networks (eval mode), configs, per-iteration records, history."""
-
-    generator: nn.Module
-    critic: nn.Module
-    input_shape: tuple[int, ...]
-    latent_dim: int
-    gan_config: GANConfig
-    net_config: NetConfig
-    history_config: HistoryConfig | None
-    records: dict[str, list[float]]
-    recorder: HistoryRecorder | None
-    iters_per_epoch: int
-    fit_seconds: float
-    checkpoint: Path | None = field(default=None)  # last checkpoint written or read
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.generator.parameters()).device
-
-    def save(self, path: str | Path) -> Path:
-        """Write the final generator and critic (and the eq. 14 critic average when a
-        history was recorded) to one safetensors file whose metadata holds the resolved
-        configs as JSON. No pickle; load with ``safetensors.torch.load_file``."""
-        import json
-
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
-        tensors |= {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
-        if self.recorder is not None and self.recorder.average.count:
-            tensors |= {f"critic_average.{k}": v for k, v in self.critic_average().items()}
-        tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        meta = {
-            "format": "historyad-gan",
-            "input_shape": list(self.input_shape),
-            "latent_dim": self.latent_dim,
-            "gan_config": to_dict(self.gan_config),
-            "net_config": to_dict(self.net_config),
-            "history_config": to_dict(self.history_config) if self.history_config else None,
-            "generator_iterations": len(self.records.get("gen_iter", [])),
-            "fit_seconds": self.fit_seconds,
-        }
-        save_file(tensors, str(path), metadata={"historyad": json.dumps(meta, default=str)})
-        return path
-
-    @torch.no_grad()
-    def sample(self, n: int, *, seed: int = 0, batch_size: int = 1024) -> torch.Tensor:
-        """n samples (n, *input_shape) of the final generator, on its device; z ~ N(0, I)."""
-        if n < 0:
-            raise ValueError(f"n={n!r} is not allowed; it must be >= 0")
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(int(seed))
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
-            parts = []
-            for start in range(0, n, batch_size):
-                m = min(batch_size, n - start)
-                z = torch.randn(m, self.latent_dim, generator=gen, device=self.device)
-                parts.append(self.generator(z))  # (m, L) -> (m, *input_shape)
-        finally:
-            self.generator.train(was_training)
-        if not parts:
-            return torch.empty((0, *self.input_shape), device=self.device)
-        return torch.cat(parts)
-
-    def _require_recorder(self) -> HistoryRecorder:
-        if self.recorder is None:
-            raise ValueError(
-                "this GANRun has no generator history: train with history=HistoryConfig(...)"
-            )
-        return self.recorder
-
-    def history_sampler(
-        self,
-        *,
-        alpha: float | None = None,
-        beta: float | None = None,
-        case: int = 1,
-        wide_std: float = 2.0,
-    ) -> HistorySampler:
-        """A sampler of P_Ghist over the recorded generator snapshots (seed 000 §3.2).
-
-        alpha / beta default to ``history_config``; the sampler's generator is a copy-free
-        reuse of this run's generator module (loaded with snapshot weights on demand).
-        """
-        from historyad.training.history import HistorySampler
-
-        recorder = self._require_recorder()
-        assert self.history_config is not None
-        return HistorySampler(
-            recorder.store,
-            self.generator,
-            self.latent_dim,
-            alpha=self.history_config.alpha if alpha is None else alpha,
-            beta=self.history_config.beta if beta is None else beta,
-            n_epochs=self.gan_config.n_epochs,
-            case=case,
-            wide_std=wide_std,
-            device=str(self.device),
-        )
-
-    def critic_average(self) -> dict[str, torch.Tensor]:
-        """The e^(−βt)-weighted average of the critic's weights over training (eq. 14)."""
-        return self._require_recorder().average.average()
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def resolve_store(
-    history: HistoryConfig, generator: torch.nn.Module, *, n_epochs: float, per_epoch: int
-) -> HistoryConfig:
-    """Turn ``store="auto"`` into "memory" or "disk" from the projected snapshot bytes:
-    (snapshots kept in [α, n_epochs]) × (generator parameters and buffers) × dtype size."""
-    if history.store != "auto":
-        return history
-    saves = min(history.saves_per_epoch, per_epoch)
-    n_kept = max(1, int(np.ceil(saves * max(n_epochs - history.alpha, 0.0))) + 1)
-    numel = sum(t.numel() for t in generator.state_dict().values() if t.is_floating_point())
-    nbytes = n_kept * numel * (2 if history.store_dtype == "float16" else 4)
-    store = "memory" if nbytes <= history.memory_budget_mb * 2**20 else "disk"
-    logger.info(
-        "history store 'auto' -> %r (%d snapshots × %d values ≈ %.0f MB, budget %.0f MB)",
-        store, n_kept, numel, nbytes / 2**20, history.memory_budget_mb,
-    )
-    return dataclasses.replace(history, store=store)
+# ----------------------------------------------------------------------------- schedule
 
 
 def iters_per_epoch(
@@ -256,47 +117,219 @@ def _epoch_index(
     return torch.cat(perms)[:needed].to(device)
 
 
-def _check_resume(meta: dict[str, Any], cfg: GANConfig, nets: NetConfig,
-                  history: HistoryConfig | None, data_info: dict[str, Any], path: Path) -> None:
-    saved = meta["configs"]
-    # keys a newer version added are compared against their defaults (older checkpoints)
-    saved = {
-        "gan": {**to_dict(GANConfig()), **saved["gan"]},
-        "net": {**to_dict(NetConfig()), **saved["net"]},
-        "history": (
-            {**to_dict(HistoryConfig()), **saved["history"]} if saved["history"] else None
-        ),
-    }
-    saved["gan"]["betas"] = list(saved["gan"]["betas"])
-    problems = []
-    now = to_dict(cfg)
-    for key, value in saved["gan"].items():
-        if key in _RESUMABLE_CHANGES:
-            continue
-        cur = list(now[key]) if isinstance(now[key], tuple) else now[key]
-        if cur != value:
-            problems.append(f"gan.{key}: checkpoint {value!r}, now {cur!r}")
-    if saved["net"] != to_dict(nets):
-        problems.append(f"nets: checkpoint {saved['net']}, now {to_dict(nets)}")
-    hist_now = to_dict(history) if history is not None else None
-    if saved["history"] != hist_now:
-        problems.append(f"history: checkpoint {saved['history']}, now {hist_now}")
-    old = meta["data"]
-    if old["n"] != data_info["n"] or old["input_shape"] != data_info["input_shape"]:
-        problems.append(
-            f"data: checkpoint N={old['n']} shape={old['input_shape']}, "
-            f"now N={data_info['n']} shape={data_info['input_shape']}"
-        )
-    elif not math.isclose(old["checksum"], data_info["checksum"], rel_tol=1e-6, abs_tol=1e-6):
-        problems.append("data: same shape but different values (checksum differs)")
-    if problems:
-        raise CheckpointError(
-            f"cannot resume from {str(path)!r}: the run differs from the checkpoint in "
-            + "; ".join(problems)
-        )
+# ----------------------------------------------------------------------------- one training run
 
 
-# ----------------------------------------------------------------------------- training
+@dataclass
+class _Training:
+    """What one call of :func:`train_gan` updates: networks, optimisers, RNGs and progress."""
+
+    cfg: GANConfig
+    nets: NetConfig
+    device: torch.device
+    data: torch.Tensor  # (N, *S) on ``device``
+    data_info: dict[str, Any]  # N, per-sample shape and checksum, compared when resuming
+    per_epoch: int  # generator iterations per epoch
+    total: int  # generator iterations in all
+    generator: nn.Module
+    critic: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    noise: torch.Generator  # latents z and the interpolation ε, on ``device``
+    data_rng: torch.Generator  # per-epoch permutations of the data, on the CPU
+    ckpt_root: Path | None
+    ckpt_path: Path | None = None  # last checkpoint written or read
+    history: HistoryConfig | None = None
+    recorder: HistoryRecorder | None = None
+    records: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in RECORD_KEYS})
+    pending: list[torch.Tensor] = field(default_factory=list)  # (4,) stats not yet synced
+    index: torch.Tensor | None = None  # this epoch's sample indices
+    gen_iter: int = 0  # generator iterations done
+    past_seconds: float = 0.0  # training time before a resume
+    t0: float = 0.0  # perf_counter() when this call started training
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.data.shape[1:])
+
+    def seconds(self) -> float:
+        """Training time so far, across resumes."""
+        return self.past_seconds + time.perf_counter() - self.t0
+
+
+def _setup(data: torch.Tensor, cfg: GANConfig, nets: NetConfig) -> _Training:
+    """Schedule, seeded networks, optimisers and the two RNGs seeded from ``cfg.seed``."""
+    device = torch.device(cfg.device)
+    input_shape = tuple(int(s) for s in data.shape[1:])
+    per_epoch = iters_per_epoch(data.shape[0], cfg.batch_size, cfg.n_critic,
+                                min_iterations=cfg.min_iterations, n_epochs=cfg.n_epochs)
+    data_info = {"n": data.shape[0], "input_shape": list(input_shape), "checksum": _checksum(data)}
+    generator = build_generator(input_shape, nets, seed=cfg.seed).to(device)
+    critic = build_critic(input_shape, nets, seed=cfg.seed + 1).to(device)
+    opt_g = _optimizer(generator.parameters(), cfg)
+    opt_d = _optimizer(critic.parameters(), cfg)
+    seeds = np.random.SeedSequence(cfg.seed).generate_state(2)
+    noise = torch.Generator(device=device)
+    noise.manual_seed(int(seeds[0]))
+    data_rng = torch.Generator()
+    data_rng.manual_seed(int(seeds[1]))
+    return _Training(
+        cfg=cfg, nets=nets, device=device, data=data, data_info=data_info, per_epoch=per_epoch,
+        total=total_iterations(cfg.n_epochs, per_epoch), generator=generator, critic=critic,
+        opt_g=opt_g, opt_d=opt_d, noise=noise, data_rng=data_rng,
+        ckpt_root=Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None,
+    )
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def _history_config(
+    history: HistoryConfig | None, saved: dict[str, Any] | None, t: _Training
+) -> HistoryConfig | None:
+    """Resolve ``store="auto"`` (to the store of the checkpoint resumed from, else by the byte
+    budget) and put a disk store without ``store_dir`` beside the checkpoints."""
+    if history is None:
+        return None
+    if history.store == "auto":
+        saved_hist = saved["meta"]["configs"].get("history") if saved is not None else None
+        if saved_hist and saved_hist.get("store") in ("memory", "disk"):
+            # resuming: keep the store the checkpointed run resolved to
+            history = dataclasses.replace(
+                history, store=saved_hist["store"], store_dir=saved_hist.get("store_dir")
+            )
+        else:
+            history = resolve_store(
+                history, t.generator, n_epochs=t.cfg.n_epochs, per_epoch=t.per_epoch
+            )
+    if history.store == "disk" and history.store_dir is None and t.ckpt_root:
+        # a temporary store would vanish with the process: keep it beside the checkpoints
+        history = dataclasses.replace(history, store_dir=str(t.ckpt_root / "history_store"))
+        logger.info("history disk store in %s (beside the checkpoints)", history.store_dir)
+    return history
+
+
+def _start_history(t: _Training, history: HistoryConfig | None) -> None:
+    """The recorder of the generator history (HistoryAD, seed 000 §3.2), when one is asked."""
+    t.history = history
+    if history is not None:
+        from historyad.training.history import HistoryRecorder
+
+        t.recorder = HistoryRecorder(history, n_epochs=t.cfg.n_epochs, iters_per_epoch=t.per_epoch)
+
+
+def _record_history(t: _Training) -> None:
+    """After each generator update: snapshot G (and fold the critic into eq. 14) when due."""
+    if t.recorder is not None:
+        t.recorder.step(t.gen_iter, t.generator, t.critic)
+
+
+# ----------------------------------------------------------------------------- Algorithm 2
+
+
+def _set_lr(t: _Training) -> None:
+    """Learning-rate schedule: both optimisers at :func:`_lr_at` of this iteration."""
+    if t.cfg.lr_decay is None:
+        return
+    lr = _lr_at(t.cfg, t.gen_iter, t.total)
+    for group in (*t.opt_g.param_groups, *t.opt_d.param_groups):
+        group["lr"] = lr
+
+
+def _critic_steps(t: _Training) -> dict[str, torch.Tensor]:
+    """Alg. 2 inner loop: n_critic critic updates, each on the next real batch (B, *S) of this
+    epoch's permutation; returns the detached stats of the last one."""
+    assert t.index is not None
+    bs, n_critic = t.cfg.batch_size, t.cfg.n_critic
+    base = (t.gen_iter % t.per_epoch) * n_critic * bs  # this iteration's place in its epoch
+    for j in range(n_critic):
+        rows = t.index[base + j * bs : base + (j + 1) * bs]  # (B,)
+        real = t.data.index_select(0, rows)  # (B, *S)
+        c_out = critic_update(t.critic, t.generator, real, t.opt_d, t.cfg, noise=t.noise)
+    return c_out
+
+
+def _generator_iteration(t: _Training) -> torch.Tensor:
+    """One generator iteration of Alg. 2: lr schedule, n_critic critic steps, one generator
+    step. Returns the (4,) stats in ``_LOSS_KEYS`` order, on the device (no sync)."""
+    _set_lr(t)
+    c_out = _critic_steps(t)
+    g_out = generator_update(t.critic, t.generator, t.cfg.batch_size, t.opt_g, t.cfg,
+                             noise=t.noise, device=t.device)
+    t.gen_iter += 1
+    return torch.stack((c_out["loss"], c_out["wasserstein"], c_out["gp"], g_out["loss"]))
+
+
+def _flush_records(t: _Training) -> None:
+    """Move the pending stats into ``t.records`` with one device sync; FloatingPointError
+    naming the generator iteration when a loss is non-finite."""
+    if not t.pending:
+        return
+    rows = torch.stack(t.pending).tolist()  # one device sync for the whole block
+    first = t.gen_iter - len(rows) + 1
+    t.pending.clear()
+    for offset, row in enumerate(rows):
+        it = first + offset
+        for name, value in zip(_LOSS_KEYS, row, strict=True):
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"training diverged: non-finite {name.replace('_', ' ')} ({value}) at "
+                    f"generator iteration {it} (epoch {it / t.per_epoch:.2f}); "
+                    f"try a lower lr (lr={t.cfg.lr:g})"
+                )
+        t.records["gen_iter"].append(float(it))
+        t.records["epoch"].append(it / t.per_epoch)
+        for name, value in zip(_LOSS_KEYS, row, strict=True):
+            t.records[name].append(value)
+
+
+def _run_epoch(
+    t: _Training, bar: Any, callback: Callable[[int, dict[str, float]], None] | None
+) -> None:
+    """Generator iterations to the end of the current epoch (or of training): a fresh
+    permutation of the data when the epoch starts, the records, the callback, the history,
+    then a checkpoint when ``checkpoint_dir`` is set."""
+    cfg = t.cfg
+    stop = min(t.total, (t.gen_iter // t.per_epoch + 1) * t.per_epoch)
+    if t.gen_iter % t.per_epoch == 0 or t.index is None:
+        needed = t.per_epoch * cfg.n_critic * cfg.batch_size
+        t.index = _epoch_index(t.data.shape[0], needed, t.data_rng, t.device)
+    flush_every = 1 if t.device.type == "cpu" else 25
+    while t.gen_iter < stop:
+        t.pending.append(_generator_iteration(t))
+        _record_history(t)
+        epoch_end = t.gen_iter == stop
+        if callback is not None or epoch_end or len(t.pending) >= flush_every:
+            _flush_records(t)
+        bar.update(1)
+        if epoch_end and cfg.progress:
+            bar.set_postfix(W=f"{t.records['wasserstein'][-1]:.3g}", refresh=False)
+        if callback is not None:
+            callback(t.gen_iter, {key: t.records[key][-1] for key in RECORD_KEYS})
+    if t.ckpt_root is not None:
+        t.ckpt_path = save_run_checkpoint(t)
+
+
+def _train(t: _Training, callback: Callable[[int, dict[str, float]], None] | None) -> float:
+    """Epochs until ``t.total`` generator iterations; returns the training seconds."""
+    t.generator.train()
+    t.critic.train()
+    t.t0 = time.perf_counter()
+    bar = tqdm(total=t.total, initial=min(t.gen_iter, t.total), disable=not t.cfg.progress,
+               desc=f"{t.cfg.loss} {t.input_shape}", unit="it", leave=False)
+    try:
+        while t.gen_iter < t.total:
+            _run_epoch(t, bar, callback)
+    finally:
+        bar.close()
+    fit_seconds = t.seconds()
+    t.generator.eval()
+    t.critic.eval()
+    logger.info(
+        "trained %s on %s samples of shape %s: %d generator iterations in %.1f s",
+        t.cfg.loss, t.data.shape[0], t.input_shape, t.gen_iter, fit_seconds,
+    )
+    return fit_seconds
 
 
 def train_gan(
@@ -318,211 +351,33 @@ def train_gan(
     resume: continue from the latest checkpoint in ``gan.checkpoint_dir`` (fresh start with a
     log message when there is none). callback(gen_iter, record) runs after every generator
     iteration with that iteration's record (its exceptions propagate).
-    Raises FloatingPointError naming the generator iteration when a loss becomes non-finite.
+    Raises TypeError / ValueError for X that is not a finite (N, ...) array, ValueError for
+    resume=True without ``checkpoint_dir``, CheckpointError when resuming a different run and
+    FloatingPointError naming the generator iteration when a loss becomes non-finite.
     """
     cfg = gan if gan is not None else GANConfig()
     nets = nets if nets is not None else NetConfig()
     if resume and cfg.checkpoint_dir is None:
         raise ValueError("resume=True needs gan.checkpoint_dir (the folder to resume from)")
-    device = torch.device(cfg.device)
-    data = _as_data(X, device)  # (N, *S)
-    n, input_shape = data.shape[0], tuple(int(s) for s in data.shape[1:])
-    bs, n_critic = cfg.batch_size, cfg.n_critic
-    per_epoch = iters_per_epoch(n, bs, n_critic, min_iterations=cfg.min_iterations,
-                                n_epochs=cfg.n_epochs)
-    total = total_iterations(cfg.n_epochs, per_epoch)
-    data_info = {
-        "n": n,
-        "input_shape": list(input_shape),
-        "checksum": _checksum(data),
-    }
-
-    generator = build_generator(input_shape, nets, seed=cfg.seed).to(device)
-    critic = build_critic(input_shape, nets, seed=cfg.seed + 1).to(device)
-    latent_dim = int(generator.latent_dim)
-    opt_g = _optimizer(generator.parameters(), cfg)
-    opt_d = _optimizer(critic.parameters(), cfg)
-    seeds = np.random.SeedSequence(cfg.seed).generate_state(2)
-    noise = torch.Generator(device=device)
-    noise.manual_seed(int(seeds[0]))
-    data_rng = torch.Generator()
-    data_rng.manual_seed(int(seeds[1]))
-
-    ckpt_root = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None
-    ckpt_path: Path | None = None
-    state: dict[str, Any] | None = None
-    if resume:
-        assert ckpt_root is not None
-        ckpt_path = latest_checkpoint(ckpt_root)
-        if ckpt_path is None:
-            logger.info("resume: no checkpoint in %s; training from scratch", ckpt_root)
-        else:
-            state = load_checkpoint(ckpt_path)
-    if history is not None and history.store == "auto":
-        saved_hist = state["meta"]["configs"].get("history") if state is not None else None
-        if saved_hist and saved_hist.get("store") in ("memory", "disk"):
-            # resuming: keep the store the checkpointed run resolved to
-            history = dataclasses.replace(
-                history, store=saved_hist["store"], store_dir=saved_hist.get("store_dir")
-            )
-        else:
-            history = resolve_store(
-                history, generator, n_epochs=cfg.n_epochs, per_epoch=per_epoch
-            )
-    if history is not None and history.store == "disk" and history.store_dir is None and ckpt_root:
-        # a temporary store would vanish with the process: keep it beside the checkpoints
-        history = dataclasses.replace(history, store_dir=str(ckpt_root / "history_store"))
-        logger.info("history disk store in %s (beside the checkpoints)", history.store_dir)
-    recorder: HistoryRecorder | None = None
-    if history is not None:
-        from historyad.training.history import HistoryRecorder
-
-        recorder = HistoryRecorder(history, n_epochs=cfg.n_epochs, iters_per_epoch=per_epoch)
-
-    records: dict[str, list[float]] = {k: [] for k in RECORD_KEYS}
-    start, past_seconds = 0, 0.0
-    index: torch.Tensor | None = None  # this epoch's sample indices
-    if state is not None:
-        assert ckpt_path is not None
-        meta = state["meta"]
-        _check_resume(meta, cfg, nets, history, data_info, ckpt_path)
-        generator.load_state_dict(state["generator"])
-        critic.load_state_dict(state["critic"])
-        opt_g.load_state_dict(state["optim_generator"])
-        opt_d.load_state_dict(state["optim_critic"])
-        noise.set_state(state["rng"]["noise"])
-        data_rng.set_state(state["rng"]["data"])
-        if "index" in state["data_index"]:
-            index = state["data_index"]["index"].to(device)
-        if recorder is not None:
-            recorder.load_state_dict(state["history"])
-        start = int(meta["progress"]["gen_iter"])
-        past_seconds = float(meta.get("fit_seconds", 0.0))
-        records = {k: [float(v) for v in meta["records"][k][:start]] for k in RECORD_KEYS}
-        logger.info("resumed from %s at generator iteration %d", ckpt_path, start)
-        if start > total:
-            logger.warning(
-                "checkpoint is at generator iteration %d, beyond the %d configured "
-                "(n_epochs=%s); returning it as is", start, total, cfg.n_epochs
-            )
-
-    def save(gen_iter: int, seconds: float) -> Path:
-        assert ckpt_root is not None
-        parts: dict[str, Any] = {
-            "generator": generator.state_dict(),
-            "critic": critic.state_dict(),
-            "optim_generator": opt_g.state_dict(),
-            "optim_critic": opt_d.state_dict(),
-            "rng": {"noise": noise.get_state(), "data": data_rng.get_state()},
-            "data_index": {} if index is None else {"index": index},
-        }
-        if recorder is not None:
-            parts["history"] = recorder.state_dict()
-        meta = {
-            "progress": {
-                "gen_iter": gen_iter,
-                "epoch": gen_iter / per_epoch,
-                "total_iters": total,
-                "iters_per_epoch": per_epoch,
-            },
-            "configs": {
-                "gan": to_dict(cfg),
-                "net": to_dict(nets),
-                "history": to_dict(history) if history is not None else None,
-            },
-            "latent_dim": latent_dim,
-            "data": data_info,
-            "records": records,
-            "fit_seconds": seconds,
-        }
-        path = save_checkpoint(ckpt_root / checkpoint_name(gen_iter), parts, meta)
-        prune_checkpoints(ckpt_root, KEEP_CHECKPOINTS)
-        return path
-
-    pending: list[torch.Tensor] = []  # (4,) stats per generator iteration, not yet synced
-    flush_every = 1 if device.type == "cpu" else 25
-
-    def flush(last_iter: int) -> None:
-        if not pending:
-            return
-        rows = torch.stack(pending).tolist()  # one device sync for the whole block
-        first = last_iter - len(rows) + 1
-        pending.clear()
-        for offset, row in enumerate(rows):
-            it = first + offset
-            for name, value in zip(_LOSS_KEYS, row, strict=True):
-                if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"training diverged: non-finite {name.replace('_', ' ')} ({value}) at "
-                        f"generator iteration {it} (epoch {it / per_epoch:.2f}); "
-                        f"try a lower lr (lr={cfg.lr:g})"
-                    )
-            records["gen_iter"].append(float(it))
-            records["epoch"].append(it / per_epoch)
-            for name, value in zip(_LOSS_KEYS, row, strict=True):
-                records[name].append(value)
-
-    generator.train()
-    critic.train()
-    needed = per_epoch * n_critic * bs
-    t0 = time.perf_counter()
-    bar = tqdm(total=total, initial=min(start, total), disable=not cfg.progress,
-               desc=f"{cfg.loss} {input_shape}", unit="it", leave=False)
-    gen_iter = start
-    try:
-        while gen_iter < total:
-            k = gen_iter % per_epoch  # position of this iteration inside its epoch
-            if k == 0 or index is None:
-                index = _epoch_index(n, needed, data_rng, device)
-            if cfg.lr_decay is not None:
-                lr = _lr_at(cfg, gen_iter, total)
-                for group in (*opt_g.param_groups, *opt_d.param_groups):
-                    group["lr"] = lr
-            base = k * n_critic * bs
-            for j in range(n_critic):
-                rows = index[base + j * bs : base + (j + 1) * bs]  # (B,)
-                real = data.index_select(0, rows)  # (B, *S)
-                c_out = critic_update(critic, generator, real, opt_d, cfg, noise=noise)
-            g_out = generator_update(critic, generator, bs, opt_g, cfg, noise=noise,
-                                     device=device)
-            gen_iter += 1
-            pending.append(
-                torch.stack((c_out["loss"], c_out["wasserstein"], c_out["gp"], g_out["loss"]))
-            )
-            if recorder is not None:
-                recorder.step(gen_iter, generator, critic)
-            epoch_end = gen_iter % per_epoch == 0 or gen_iter == total
-            if callback is not None or epoch_end or len(pending) >= flush_every:
-                flush(gen_iter)
-            bar.update(1)
-            if epoch_end and cfg.progress:
-                bar.set_postfix(W=f"{records['wasserstein'][-1]:.3g}", refresh=False)
-            if callback is not None:
-                callback(gen_iter, {key: records[key][-1] for key in RECORD_KEYS})
-            if epoch_end and ckpt_root is not None:
-                ckpt_path = save(gen_iter, past_seconds + time.perf_counter() - t0)
-    finally:
-        bar.close()
-    fit_seconds = past_seconds + time.perf_counter() - t0
-    generator.eval()
-    critic.eval()
-    logger.info(
-        "trained %s on %s samples of shape %s: %d generator iterations in %.1f s",
-        cfg.loss, n, input_shape, gen_iter, fit_seconds,
-    )
+    t = _setup(_as_data(X, torch.device(cfg.device)), cfg, nets)
+    saved = read_latest_checkpoint(t) if resume else None
+    _start_history(t, _history_config(history, saved, t))
+    if saved is not None:
+        restore(t, saved)
+    fit_seconds = _train(t, callback)
     return GANRun(
-        generator=generator,
-        critic=critic,
-        input_shape=input_shape,
-        latent_dim=latent_dim,
+        generator=t.generator,
+        critic=t.critic,
+        input_shape=t.input_shape,
+        latent_dim=int(t.generator.latent_dim),
         gan_config=cfg,
         net_config=nets,
-        history_config=history,
-        records=records,
-        recorder=recorder,
-        iters_per_epoch=per_epoch,
+        history_config=t.history,
+        records=t.records,
+        recorder=t.recorder,
+        iters_per_epoch=t.per_epoch,
         fit_seconds=fit_seconds,
-        checkpoint=ckpt_path,
+        checkpoint=t.ckpt_path,
     )
 
 

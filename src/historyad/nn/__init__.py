@@ -2,40 +2,13 @@
 
 The family follows the per-sample data shape: (D,) -> MLP, (C, T) -> 1-D conv,
 (C, H, W) -> 2-D conv. Use :func:`build_generator`, :func:`build_critic`, :func:`build_encoder`.
+Every public name of the submodules below is re-exported here (their ``__all__``).
 """
 
-from historyad.nn.conv1d import Conv1dCritic, Conv1dEncoder, Conv1dGenerator
-from historyad.nn.conv2d import Conv2dCritic, Conv2dEncoder, Conv2dGenerator
-from historyad.nn.factory import (
-    DEFAULT_WIDTHS,
-    Family,
-    build_critic,
-    build_encoder,
-    build_generator,
-    count_parameters,
-    family_for,
-    resolve_latent_dim,
-    resolve_width,
-)
-from historyad.nn.mlp import MLPCritic, MLPEncoder, MLPGenerator
+from historyad.nn import conv1d, conv2d, factory, mlp
+from historyad.nn.conv1d import *  # noqa: F403
+from historyad.nn.conv2d import *  # noqa: F403
+from historyad.nn.factory import *  # noqa: F403
+from historyad.nn.mlp import *  # noqa: F403
 
-__all__ = [
-    "DEFAULT_WIDTHS",
-    "Conv1dCritic",
-    "Conv1dEncoder",
-    "Conv1dGenerator",
-    "Conv2dCritic",
-    "Conv2dEncoder",
-    "Conv2dGenerator",
-    "Family",
-    "MLPCritic",
-    "MLPEncoder",
-    "MLPGenerator",
-    "build_critic",
-    "build_encoder",
-    "build_generator",
-    "count_parameters",
-    "family_for",
-    "resolve_latent_dim",
-    "resolve_width",
-]
+__all__ = [*conv1d.__all__, *conv2d.__all__, *factory.__all__, *mlp.__all__]

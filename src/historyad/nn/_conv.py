@@ -11,7 +11,7 @@ becomes S // 2 going down and 2 S going up.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -40,20 +40,22 @@ def check_shape(shape: tuple[int, ...], rank: int, who: str) -> tuple[int, tuple
 
 
 class ConvGenerator(nn.Module):
-    """z (N, latent_dim) -> x (N, C, *S)."""
+    """z (N, latent_dim) -> x (N, C, *S) with ``input_shape`` = (C, *S), the data shape.
 
-    def __init__(
-        self,
-        output_shape: tuple[int, ...],
-        latent_dim: int,
-        width: int,
-        *,
-        rank: Literal[1, 2],
-        tanh: bool,
-    ) -> None:
+    A subclass fixes the rank and the output layer: ``class G(ConvGenerator, rank=2, tanh=True)``.
+    """
+
+    rank: ClassVar[Literal[1, 2]]
+    tanh: ClassVar[bool]  # end in tanh (data scaled to [-1, 1]) instead of a linear output
+
+    def __init_subclass__(cls, *, rank: Literal[1, 2], tanh: bool, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.rank, cls.tanh = rank, tanh
+
+    def __init__(self, input_shape: tuple[int, ...], latent_dim: int, width: int = 32) -> None:
         super().__init__()
-        channels, spatial = check_shape(output_shape, rank, type(self).__name__)
-        _, conv_t, norm = _LAYERS[rank]
+        channels, spatial = check_shape(input_shape, self.rank, type(self).__name__)
+        _, conv_t, norm = _LAYERS[self.rank]
         self.latent_dim = int(latent_dim)
         self.output_shape: tuple[int, ...] = (channels, *spatial)
         self.seed_shape: tuple[int, ...] = (4 * width, *(math.ceil(s / 4) for s in spatial))
@@ -69,7 +71,7 @@ class ConvGenerator(nn.Module):
         full = [4 * c for c in self.seed_shape[1:]]
         crops = [slice((f - s) // 2, (f - s) // 2 + s) for f, s in zip(full, spatial, strict=True)]
         self._crop = (slice(None), slice(None), *crops)
-        self.out = nn.Tanh() if tanh else nn.Identity()
+        self.out = nn.Tanh() if self.tanh else nn.Identity()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
@@ -83,14 +85,26 @@ class ConvGenerator(nn.Module):
 
 
 class ConvTrunk(nn.Module):
-    """x (N, C, *S) -> features (N, F); two stride-2 convolutions then a dense layer, no BN."""
+    """x (N, C, *S) -> features (N, F); two stride-2 convolutions then a dense layer, no BN.
+
+    A concrete subclass fixes the rank: ``class D(ConvCritic, rank=2)``. F = ``feature_dim``,
+    by default 3·width.
+    """
+
+    rank: ClassVar[Literal[1, 2]]
+
+    def __init_subclass__(cls, *, rank: Literal[1, 2] | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if rank is not None:
+            cls.rank = rank
 
     def __init__(
-        self, input_shape: tuple[int, ...], width: int, feature_dim: int, *, rank: Literal[1, 2]
+        self, input_shape: tuple[int, ...], width: int = 32, feature_dim: int | None = None
     ) -> None:
         super().__init__()
-        channels, spatial = check_shape(input_shape, rank, type(self).__name__)
-        conv, _, _ = _LAYERS[rank]
+        channels, spatial = check_shape(input_shape, self.rank, type(self).__name__)
+        conv, _, _ = _LAYERS[self.rank]
+        feature_dim = feature_dim or 3 * width
         self.input_shape: tuple[int, ...] = (channels, *spatial)
         self.feature_dim = int(feature_dim)
         flat = 2 * width * math.prod((s // 2) // 2 for s in spatial)
@@ -118,10 +132,10 @@ class ConvCritic(ConvTrunk):
     """x (N, C, *S) -> score (N,); low on real data, high on generated / anomalous data."""
 
     def __init__(
-        self, input_shape: tuple[int, ...], width: int, feature_dim: int, *, rank: Literal[1, 2]
+        self, input_shape: tuple[int, ...], width: int = 32, feature_dim: int | None = None
     ) -> None:
-        super().__init__(input_shape, width, feature_dim, rank=rank)
-        self.head = nn.Linear(feature_dim, 1)
+        super().__init__(input_shape, width, feature_dim)
+        self.head = nn.Linear(self.feature_dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x)  # (N, C, *S) -> (N, F)
@@ -135,14 +149,12 @@ class ConvEncoder(ConvTrunk):
         self,
         input_shape: tuple[int, ...],
         latent_dim: int,
-        width: int,
-        feature_dim: int,
-        *,
-        rank: Literal[1, 2],
+        width: int = 32,
+        feature_dim: int | None = None,
     ) -> None:
-        super().__init__(input_shape, width, feature_dim, rank=rank)
+        super().__init__(input_shape, width, feature_dim)
         self.latent_dim = int(latent_dim)
-        self.head = nn.Linear(feature_dim, latent_dim)
+        self.head = nn.Linear(self.feature_dim, latent_dim)
         self.norm = nn.BatchNorm1d(latent_dim, affine=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

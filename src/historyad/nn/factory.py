@@ -96,21 +96,35 @@ def _seeded(seed: int | None) -> Iterator[None]:
         yield
 
 
+# role -> family -> class; MLPs take the data dimension D, conv nets the shape (C, *S)
+_NETS: dict[str, dict[Family, type[nn.Module]]] = {
+    "generator": {"mlp": MLPGenerator, "conv1d": Conv1dGenerator, "conv2d": Conv2dGenerator},
+    "critic": {"mlp": MLPCritic, "conv1d": Conv1dCritic, "conv2d": Conv2dCritic},
+    "encoder": {"mlp": MLPEncoder, "conv1d": Conv1dEncoder, "conv2d": Conv2dEncoder},
+}
+
+
+def _build(
+    role: str, input_shape: Sequence[int], cfg: NetConfig | None, seed: int | None
+) -> nn.Module:
+    """The ``role`` net of the family of ``input_shape``, initialised under ``seed``."""
+    shape, family = _shape(input_shape), family_for(input_shape)
+    width = resolve_width(shape, cfg)
+    size = shape[0] if family == "mlp" else shape
+    args = (size, width) if role == "critic" else (size, resolve_latent_dim(shape, cfg), width)
+    with _seeded(seed):
+        return _NETS[role][family](*args)
+
+
 def build_generator(
     input_shape: Sequence[int], cfg: NetConfig | None = None, *, seed: int | None = None
 ) -> nn.Module:
     """Generator: forward(z (N, latent_dim)) -> (N, *input_shape); has ``latent_dim``.
 
     ``seed`` makes the initial weights reproducible without touching the global RNG.
+    Raises TypeError / ValueError for an ``input_shape`` that is not (D,), (C, T) or (C, H, W).
     """
-    shape, family = _shape(input_shape), family_for(input_shape)
-    latent, width = resolve_latent_dim(shape, cfg), resolve_width(shape, cfg)
-    with _seeded(seed):
-        if family == "mlp":
-            return MLPGenerator(shape[0], latent, width)
-        if family == "conv1d":
-            return Conv1dGenerator(shape, latent, width)
-        return Conv2dGenerator(shape, latent, width)
+    return _build("generator", input_shape, cfg, seed)
 
 
 def build_critic(
@@ -118,31 +132,19 @@ def build_critic(
 ) -> nn.Module:
     """Critic: forward(x (N, *input_shape)) -> (N,) (high = anomalous); features(x) -> (N, F).
 
-    Contains no BatchNorm (the gradient penalty is per sample).
+    Contains no BatchNorm (the gradient penalty is per sample). ``seed`` and errors: as
+    :func:`build_generator`.
     """
-    shape, family = _shape(input_shape), family_for(input_shape)
-    width = resolve_width(shape, cfg)
-    with _seeded(seed):
-        if family == "mlp":
-            return MLPCritic(shape[0], width)
-        if family == "conv1d":
-            return Conv1dCritic(shape, width)
-        return Conv2dCritic(shape, width)
+    return _build("critic", input_shape, cfg, seed)
 
 
 def build_encoder(
     input_shape: Sequence[int], cfg: NetConfig | None = None, *, seed: int | None = None
 ) -> nn.Module:
     """Encoder: forward(x (N, *input_shape)) -> (N, latent_dim); critic-like trunk ending in
-    BatchNorm1d(latent_dim, affine=False) so the codes follow N(0, 1) (seed 001 §5.3)."""
-    shape, family = _shape(input_shape), family_for(input_shape)
-    latent, width = resolve_latent_dim(shape, cfg), resolve_width(shape, cfg)
-    with _seeded(seed):
-        if family == "mlp":
-            return MLPEncoder(shape[0], latent, width)
-        if family == "conv1d":
-            return Conv1dEncoder(shape, latent, width)
-        return Conv2dEncoder(shape, latent, width)
+    BatchNorm1d(latent_dim, affine=False) so the codes follow N(0, 1) (seed 001 §5.3).
+    ``seed`` and errors: as :func:`build_generator`."""
+    return _build("encoder", input_shape, cfg, seed)
 
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:

@@ -1,48 +1,25 @@
 """Adversarial training: losses and update steps, the training loop, pickle-free checkpoints.
 
+Re-exports the ``__all__`` of :mod:`historyad.training.losses` and
+:mod:`historyad.training.trainer`, and the checkpoint functions below.
 ``historyad.training.history`` (generator history, P_Ghist sampling) is imported on demand.
 """
 
+from historyad.training import losses, trainer
 from historyad.training.checkpoint import (
     CheckpointError,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
-from historyad.training.losses import (
-    clip_weights,
-    critic_loss,
-    critic_step,
-    critic_update,
-    generator_loss,
-    generator_step,
-    generator_update,
-    gradient_penalty,
-)
-from historyad.training.trainer import (
-    RECORD_KEYS,
-    GANRun,
-    iters_per_epoch,
-    total_iterations,
-    train_gan,
-)
+from historyad.training.losses import *  # noqa: F403
+from historyad.training.trainer import *  # noqa: F403
 
 __all__ = [
-    "RECORD_KEYS",
     "CheckpointError",
-    "GANRun",
-    "clip_weights",
-    "critic_loss",
-    "critic_step",
-    "critic_update",
-    "generator_loss",
-    "generator_step",
-    "generator_update",
-    "gradient_penalty",
-    "iters_per_epoch",
     "latest_checkpoint",
     "load_checkpoint",
     "save_checkpoint",
-    "total_iterations",
-    "train_gan",
+    *losses.__all__,
+    *trainer.__all__,
 ]

@@ -11,6 +11,11 @@ generated data, so its raw output is an anomaly score.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from typing import ParamSpec
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,6 +23,7 @@ from torch import nn
 from historyad.config import GANConfig
 
 _KINDS = ("gan", "wgan", "wgan-gp")
+P = ParamSpec("P")
 
 
 def _check_kind(kind: str) -> None:
@@ -148,33 +154,33 @@ def generator_update(
     return {"loss": loss.detach()}
 
 
-def critic_step(
-    critic: nn.Module,
-    generator: nn.Module,
-    real: torch.Tensor,
-    opt: torch.optim.Optimizer,
-    cfg: GANConfig,
-    *,
-    noise: torch.Generator | None = None,
-) -> dict[str, float]:
-    """:func:`critic_update` with float results: {"loss", "wasserstein", "gp"}."""
-    out = critic_update(critic, generator, real, opt, cfg, noise=noise)
-    return {k: float(v) for k, v in out.items()}
+def _with_float_results(
+    update: Callable[P, dict[str, torch.Tensor]], name: str, doc: str
+) -> Callable[P, dict[str, float]]:
+    """``update`` (same arguments) returning Python floats instead of 0-dim tensors."""
+
+    @functools.wraps(update)
+    def step(*args: P.args, **kwargs: P.kwargs) -> dict[str, float]:
+        return {k: float(v) for k, v in update(*args, **kwargs).items()}
+
+    step.__name__ = step.__qualname__ = name
+    step.__doc__ = doc
+    step.__signature__ = inspect.signature(update).replace(  # type: ignore[attr-defined]
+        return_annotation="dict[str, float]"
+    )
+    return step
 
 
-def generator_step(
-    critic: nn.Module,
-    generator: nn.Module,
-    batch_size: int,
-    opt: torch.optim.Optimizer,
-    cfg: GANConfig,
-    *,
-    noise: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-) -> dict[str, float]:
-    """:func:`generator_update` with float results: {"loss"}."""
-    out = generator_update(critic, generator, batch_size, opt, cfg, noise=noise, device=device)
-    return {k: float(v) for k, v in out.items()}
+critic_step = _with_float_results(
+    critic_update,
+    "critic_step",
+    """:func:`critic_update` with float results: {"loss", "wasserstein", "gp"}.""",
+)
+generator_step = _with_float_results(
+    generator_update,
+    "generator_step",
+    """:func:`generator_update` with float results: {"loss"}.""",
+)
 
 
 __all__ = [

@@ -1,16 +1,23 @@
-"""Typed configuration dataclasses, one per concern.
+"""Typed configuration dataclasses, one per concern, and the parameter constraints they and
+the detectors declare.
 
 Every default cites its source: "seed 000" is the HistoryAD paper (history-based anomaly
 detector), "seed 001" is "Anomaly detection with Wasserstein GAN". A resolved config is
 written beside every result and inside every checkpoint (`to_dict` / `from_dict`).
+
+Constraints (``Options``, ``Interval``, ``Check``) are declared per class in a dict
+parameter -> constraint (scikit-learn's ``_parameter_constraints`` in spirit) and checked
+by one routine, ``check_params``, whose errors name the parameter, the value and what is
+allowed: ``"case=3 is not allowed; choose one of [1, 2]"``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import numbers
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -19,15 +26,136 @@ LossName = Literal["gan", "wgan", "wgan-gp"]
 StoreKind = Literal["auto", "memory", "disk"]
 
 
-def _check_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
+# -- parameter constraints -----------------------------------------------------------------
+class Constraint:
+    """What one parameter accepts. ``params`` holds all the owner's parameters, so that a
+    bound may name another parameter (``Interval(float, lt="n_epochs")``)."""
+
+    def allows(self, value: Any, params: Mapping[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        """What is allowed, as the end of the error message ("use an int >= 1")."""
+        raise NotImplementedError
 
 
-def _check_positive(name: str, value: float, *, strict: bool = True) -> None:
-    if (strict and not value > 0) or (not strict and not value >= 0):
-        bound = "> 0" if strict else ">= 0"
-        raise ValueError(f"{name}={value!r} is not allowed; it must be {bound}")
+class Options(Constraint):
+    """One of the listed values (compared with ``==``, so 1 matches True)."""
+
+    def __init__(self, *values: Any) -> None:
+        self.values = values
+
+    def allows(self, value: Any, params: Mapping[str, Any]) -> bool:
+        try:
+            return bool(value in self.values)
+        except (TypeError, ValueError):  # arrays and the like
+            return False
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        return f"choose one of {list(self.values)}"
+
+    def __repr__(self) -> str:
+        return f"Options{self.values!r}"
+
+
+Bound = float | int | str | None  # a number, or the name of another parameter
+
+
+class Interval(Constraint):
+    """A real number (``kind=float``) or an integer (``kind=int``; bools are neither) within
+    the bounds given by ``gt`` / ``ge`` / ``lt`` / ``le``; a bound may be another parameter's
+    name. ``optional``: None is allowed too."""
+
+    def __init__(
+        self,
+        kind: type[int] | type[float],
+        *,
+        gt: Bound = None,
+        ge: Bound = None,
+        lt: Bound = None,
+        le: Bound = None,
+        optional: bool = False,
+    ) -> None:
+        self.kind, self.optional = kind, optional
+        self.low, self.low_closed = (ge, True) if ge is not None else (gt, False)
+        self.high, self.high_closed = (le, True) if le is not None else (lt, False)
+
+    def or_none(self) -> Interval:
+        """The same interval, None allowed too."""
+        out = Interval(self.kind, optional=True)
+        out.low, out.low_closed, out.high, out.high_closed = (
+            self.low, self.low_closed, self.high, self.high_closed)  # fmt: skip
+        return out
+
+    def allows(self, value: Any, params: Mapping[str, Any]) -> bool:
+        if value is None:
+            return self.optional
+        abc = numbers.Integral if self.kind is int else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, abc):
+            return False
+        low, high = _resolve(self.low, params), _resolve(self.high, params)
+        try:
+            if low is not None and not (value >= low if self.low_closed else value > low):
+                return False
+            return high is None or bool(value <= high if self.high_closed else value < high)
+        except TypeError:  # a bound naming an invalid parameter
+            return False
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        what = "an int" if self.kind is int else "a number"
+        low, high = _show(self.low, params), _show(self.high, params)
+        if low is not None and high is not None:
+            what += (f" in {'[' if self.low_closed else '('}{low}, {high}"
+                     f"{']' if self.high_closed else ')'}")
+        elif low is not None:
+            what += f" {'>=' if self.low_closed else '>'} {low}"
+        elif high is not None:
+            what += f" {'<=' if self.high_closed else '<'} {high}"
+        return f"use None or {what}" if self.optional else f"use {what}"
+
+    def __repr__(self) -> str:
+        return f"Interval({self.describe({})})"
+
+
+class Check(Constraint):
+    """Any value ``predicate`` accepts; ``allowed`` says what that is ("a device name")."""
+
+    def __init__(self, predicate: Callable[[Any], bool], allowed: str) -> None:
+        self.predicate, self.allowed = predicate, allowed
+
+    def allows(self, value: Any, params: Mapping[str, Any]) -> bool:
+        return bool(self.predicate(value))
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        return f"use {self.allowed}"
+
+
+def _resolve(bound: Bound, params: Mapping[str, Any]) -> Any:
+    return params.get(bound) if isinstance(bound, str) else bound
+
+
+def _show(bound: Bound, params: Mapping[str, Any]) -> str | None:
+    if isinstance(bound, str):
+        return f"{bound}={params[bound]!r}" if bound in params else bound
+    return None if bound is None else str(bound)
+
+
+def check_params(params: Mapping[str, Any], constraints: Mapping[str, Constraint]) -> None:
+    """Check ``params`` against ``constraints`` in the constraints' order (a bound naming
+    another parameter names an earlier one); raise ValueError naming the first parameter
+    that breaks its constraint, its value and what is allowed."""
+    for name, constraint in constraints.items():
+        value = params[name]
+        if not constraint.allows(value, params):
+            raise ValueError(
+                f"{name}={value!r} is not allowed; {constraint.describe(params)}"
+            )
+
+
+def _check_fields(cfg: Any) -> None:
+    """``check_params`` over a config dataclass's fields and its ``constraints``."""
+    check_params({f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)},
+                 cfg.constraints)
 
 
 @dataclass
@@ -38,12 +166,14 @@ class NetConfig:
     width: int | None = None  # base channel / hidden width; None = the size's default
     latent_dim: int | None = None  # None = size default (2 for 2-D toys, 100 for images)
 
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "size": Options("cpu", "paper"),
+        "width": Interval(int, gt=0, optional=True),
+        "latent_dim": Interval(int, gt=0, optional=True),
+    }
+
     def __post_init__(self) -> None:
-        _check_choice("size", self.size, ("cpu", "paper"))
-        if self.width is not None:
-            _check_positive("width", self.width)
-        if self.latent_dim is not None:
-            _check_positive("latent_dim", self.latent_dim)
+        _check_fields(self)
 
 
 @dataclass
@@ -68,21 +198,20 @@ class GANConfig:
     progress: bool = False
     checkpoint_dir: str | None = None  # safetensors + JSON each epoch when set
 
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "loss": Options("gan", "wgan", "wgan-gp"),
+        "optimizer": Options("adam", "rmsprop"),
+        "n_epochs": Interval(float, gt=0),
+        "batch_size": Interval(int, gt=0),
+        "n_critic": Interval(int, gt=0),
+        "lr": Interval(float, gt=0),
+        "gp_lambda": Interval(float, ge=0),
+        "clip": Interval(float, gt=0),
+        "min_iterations": Interval(int, ge=0),
+    }
+
     def __post_init__(self) -> None:
-        _check_choice("loss", self.loss, ("gan", "wgan", "wgan-gp"))
-        _check_choice("optimizer", self.optimizer, ("adam", "rmsprop"))
-        _check_positive("n_epochs", self.n_epochs)
-        _check_positive("batch_size", self.batch_size)
-        _check_positive("n_critic", self.n_critic)
-        _check_positive("lr", self.lr)
-        _check_positive("gp_lambda", self.gp_lambda, strict=False)
-        _check_positive("clip", self.clip)
-        if (isinstance(self.min_iterations, bool)
-                or not isinstance(self.min_iterations, numbers.Integral)
-                or self.min_iterations < 0):
-            raise ValueError(
-                f"min_iterations={self.min_iterations!r} is not allowed; use an int >= 0"
-            )
+        _check_fields(self)
         self.min_iterations = int(self.min_iterations)
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
@@ -119,17 +248,22 @@ class HistoryConfig:
     store_dtype: Literal["float32", "float16"] = "float32"
     record_critic: bool = False  # keep critic snapshots too (the average is online anyway)
 
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "saves_per_epoch": Interval(int, gt=0),
+        "alpha": Interval(float, ge=0),
+        "store": Options("auto", "memory", "disk"),
+        "memory_budget_mb": Interval(float, ge=0),
+        "store_dtype": Options("float32", "float16"),
+    }
+
     def __post_init__(self) -> None:
-        _check_positive("saves_per_epoch", self.saves_per_epoch)
-        _check_positive("alpha", self.alpha, strict=False)
-        _check_choice("store", self.store, ("auto", "memory", "disk"))
-        _check_positive("memory_budget_mb", self.memory_budget_mb, strict=False)
-        _check_choice("store_dtype", self.store_dtype, ("float32", "float16"))
+        _check_fields(self)
 
 
 @dataclass
 class DTVConfig:
-    """D_TV training (seed 000 §3.3, eq. 10)."""
+    """D_TV training (seed 000 §3.3, eq. 10). ``HistoryAD`` builds one from its ``dtv_*``,
+    ``lam``, ``case`` and ``wide_std`` parameters, whose constraints are these fields'."""
 
     n_steps: int = 1500
     batch_size: int = 64
@@ -141,15 +275,19 @@ class DTVConfig:
     gp_lambda: float = 0.0  # optional gradient penalty on D_TV (our extension)
     noise: float = 0.0  # instance-noise std on D_TV's inputs (our extension)
 
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "n_steps": Interval(int, ge=0),
+        "batch_size": Interval(int, gt=0),
+        "lr": Interval(float, gt=0),
+        "lam": Interval(float, ge=0),
+        "case": Options(1, 2),
+        "wide_std": Interval(float, gt=0),
+        "gp_lambda": Interval(float, ge=0),
+        "noise": Interval(float, ge=0),
+    }
+
     def __post_init__(self) -> None:
-        _check_positive("n_steps", self.n_steps, strict=False)
-        _check_positive("batch_size", self.batch_size)
-        _check_positive("lr", self.lr)
-        _check_positive("lam", self.lam, strict=False)
-        _check_choice("case", self.case, (1, 2))
-        _check_positive("wide_std", self.wide_std)
-        _check_positive("gp_lambda", self.gp_lambda, strict=False)
-        _check_positive("noise", self.noise, strict=False)
+        _check_fields(self)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -170,10 +308,15 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 
 __all__ = [
+    "Check",
+    "Constraint",
     "DTVConfig",
     "GANConfig",
     "HistoryConfig",
+    "Interval",
     "NetConfig",
+    "Options",
+    "check_params",
     "from_dict",
     "to_dict",
 ]

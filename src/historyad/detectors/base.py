@@ -1,6 +1,10 @@
 """BaseDetector: the scikit-learn contract shared by every detector.
 
-- ``__init__(self, *, ...)`` only stores its keyword arguments;
+- ``__init__(self, *, ...)`` only stores its keyword arguments: each class declares its own
+  parameters once, as annotated class attributes with defaults, under ``@detector_params``
+  (a keyword-only dataclass ``__init__``, so scikit-learn's ``get_params`` / ``set_params`` /
+  ``clone`` read them from the signature as usual), with one constraint per parameter in
+  ``_parameter_constraints`` (checked by ``_validate_params`` before any training);
 - ``fit(X)`` validates, trains, sets fitted attributes (ending in ``_``) and returns ``self``;
 - ``decision_function(X)``: shape (N,), **higher = more anomalous**;
 - ``predict(X)``: 0/1, ``decision_function(X) > threshold_``, where ``threshold_`` is the
@@ -17,12 +21,13 @@ Inputs: numpy arrays or torch tensors shaped (N, D) tables, (N, C, T) series or
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
 import numpy as np
 import torch
@@ -32,6 +37,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from historyad import __version__
+from historyad.config import Check, Constraint, Interval, Options, check_params
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +78,27 @@ def to_numpy(X: Any, *, name: str = "X") -> np.ndarray:
     return X
 
 
+D = TypeVar("D", bound="BaseDetector")
+
+
+@dataclass_transform(kw_only_default=True, eq_default=False)
+def detector_params(cls: type[D]) -> type[D]:
+    """Declare a detector class's parameters: its annotated class attributes (name, type,
+    default) become the arguments of a keyword-only ``__init__`` that only stores them, after
+    those of its bases. Every parameter needs a constraint in ``_parameter_constraints``
+    (the class's own dict; the bases' are merged in), else TypeError at import."""
+    cls = dataclasses.dataclass(kw_only=True, eq=False, repr=False)(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    declared = set(cls.parameter_constraints())
+    if names != declared:
+        raise TypeError(
+            f"{cls.__name__}: parameters without a constraint {sorted(names - declared)}, "
+            f"constraints without a parameter {sorted(declared - names)}"
+        )
+    return cls
+
+
+@detector_params
 class BaseDetector(BaseEstimator):
     """Common machinery; subclasses implement ``_fit``, ``_score`` and the state hooks."""
 
@@ -80,10 +107,42 @@ class BaseDetector(BaseEstimator):
     #: Batch size used for scoring (bounded memory).
     score_batch_size: ClassVar[int] = 1024
 
+    # -- parameters every detector takes -----------------------------------------------
+    contamination: float = 0.05  # expected anomaly fraction: sets ``threshold_``
+    standardize: str | bool = "auto"  # "auto": tables and series yes, images no
+    device: str = "cpu"
+
+    #: parameter -> constraint, this class's own parameters only (``parameter_constraints``)
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "contamination": Interval(float, gt=0, lt=0.5),
+        "standardize": Options("auto", True, False),
+        "device": Check(lambda d: isinstance(d, str | torch.device),
+                        "a torch device such as 'cpu' or 'cuda:0'"),
+    }
+
+    @classmethod
+    def parameter_constraints(cls) -> dict[str, Constraint]:
+        """Every parameter's constraint: the ``_parameter_constraints`` of the class and its
+        bases, bases first (the order ``_validate_params`` checks them in)."""
+        merged: dict[str, Constraint] = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("_parameter_constraints", {}))
+        return merged
+
+    def _validate_params(self) -> None:
+        """Raise ValueError naming the first parameter outside its constraint, its value
+        and what is allowed; ``fit`` calls this before any training."""
+        check_params(self.get_params(deep=False), self.parameter_constraints())
+
+    def _check_params(self) -> None:
+        """``_validate_params`` under its former name (evaluation.experiments.mnist_loo)."""
+        self._validate_params()
+
     # -- the estimator API -------------------------------------------------------------
     def fit(self, X: ArrayLike, y: Any = None) -> Self:
-        """Train on normal data ``X``; ``y`` is ignored (present for sklearn pipelines)."""
-        self._check_params()
+        """Train on normal data ``X``; ``y`` is ignored (present for sklearn pipelines).
+        Raises ValueError for parameters outside their constraints, before any training."""
+        self._validate_params()
         Xn = to_numpy(X)
         self._fit(self.prepare_training_data(Xn))
         self.decision_scores_ = self._training_scores(Xn)
@@ -114,6 +173,7 @@ class BaseDetector(BaseEstimator):
         """Validate ``X``, record its shape, fit the scaler and return the preprocessed
         training tensor (N, *input_shape) exactly as ``fit`` trains on it (the harness uses
         this to train one GAN shared by several detectors)."""
+        self._validate_params()
         Xn = to_numpy(X)
         self.input_shape_ = tuple(int(s) for s in Xn.shape[1:])
         self.kind_ = {1: "table", 2: "series", 3: "image"}[len(self.input_shape_)]
@@ -145,20 +205,13 @@ class BaseDetector(BaseEstimator):
         """Fitted JSON-serialisable attributes to save beside the params."""
         return {}
 
-    def _check_params(self) -> None:
-        c = self.contamination
-        if not (isinstance(c, float | int) and 0.0 < c < 0.5):
-            raise ValueError(f"contamination={c!r} is not allowed; it must be in (0, 0.5)")
-
     # -- preprocessing & batched scoring -----------------------------------------------
     @property
     def _device(self) -> torch.device:
-        return torch.device(getattr(self, "device", "cpu"))
+        return torch.device(self.device)
 
     def _fit_scaler(self, X: np.ndarray) -> None:
-        mode = getattr(self, "standardize", "auto")
-        if mode not in ("auto", True, False):
-            raise ValueError(f"standardize={mode!r} is not allowed; use 'auto', True or False")
+        mode = self.standardize
         use = (mode == "auto" and self.kind_ != "image") or mode is True
         if use:
             axes = (0,) if X.ndim == 2 else (0, *range(2, X.ndim))  # per feature / channel
@@ -222,9 +275,8 @@ class BaseDetector(BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path) -> BaseDetector:
-        """Load a detector saved by ``save``; the class is read from the file."""
-        from historyad.detectors.registry import get_detector_class
-
+        """Load a detector saved by ``save``; the class is read from the file. Raises
+        DetectorFileError for a missing, truncated, tampered or foreign file."""
         path = Path(path)
         if not path.is_file():
             raise DetectorFileError(f"no detector file at {path}")
@@ -247,7 +299,7 @@ class BaseDetector(BaseEstimator):
         meta = json.loads(meta_json)
         if meta.get("format") != FORMAT:
             raise DetectorFileError(f"{path} has format {meta.get('format')!r}, not {FORMAT!r}")
-        klass = get_detector_class(meta["class"])
+        klass = _detector_class(meta["class"])
         if cls is not BaseDetector and not issubclass(klass, cls):
             raise DetectorFileError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
         det = klass(**_params_from_json(klass, meta["params"]))
@@ -261,6 +313,20 @@ class BaseDetector(BaseEstimator):
         state = {k[len("state.") :]: v for k, v in tensors.items() if k.startswith("state.")}
         det._load_state(state, meta.get("extra", {}))
         return det
+
+
+def _detector_class(class_name: str) -> type[BaseDetector]:
+    """The detector class of the library named ``class_name``. Every one is a subclass of
+    BaseDetector that is already imported: importing this module runs the package's
+    ``__init__``, which imports them all (no lookup in the registry, which imports this)."""
+    todo, seen = [BaseDetector], set()
+    while todo:
+        klass = todo.pop()
+        if klass.__name__ == class_name and klass.__module__.startswith("historyad.detectors"):
+            return klass
+        seen.add(klass)
+        todo.extend(k for k in klass.__subclasses__() if k not in seen)
+    raise DetectorFileError(f"detector class {class_name!r} is unknown")
 
 
 def _digest(tensors: dict[str, torch.Tensor], meta_json: str) -> str:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 
-from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector, frozen_copy, prefixed
+from historyad.config import Constraint, Options
+from historyad.detectors.base import detector_params
+from historyad.detectors.gan_base import GANDetector, frozen_copy, prefixed
 
 
+@detector_params
 class CriticDetector(GANDetector):
     """Score = D(x), the trained critic's output.
 
@@ -26,50 +29,11 @@ class CriticDetector(GANDetector):
     ``decision_function`` does not rank them high; the recommended detector does not use it.
     """
 
-    def __init__(
-        self,
-        *,
-        loss: str = "wgan-gp",
-        n_epochs: float = 5.0,
-        batch_size: int = 64,
-        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        gp_lambda: float = 10.0,  # seed 001 Alg. 2
-        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
-        net_size: str = "cpu",
-        width: int | None = None,
-        latent_dim: int | None = None,
-        threshold_mode: Literal["quantile", "interval"] = "interval",  # seed 001 §5.1
-        contamination: float = 0.05,
-        standardize: str | bool = "auto",
-        device: str = "cpu",
-        random_state: int = 0,
-        progress: bool = False,
-    ) -> None:
-        self.loss = loss
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.gp_lambda = gp_lambda
-        self.gan_lr = gan_lr
-        self.min_iterations = min_iterations
-        self.net_size = net_size
-        self.width = width
-        self.latent_dim = latent_dim
-        self.threshold_mode = threshold_mode
-        self.contamination = contamination
-        self.standardize = standardize
-        self.device = device
-        self.random_state = random_state
-        self.progress = progress
+    threshold_mode: Literal["quantile", "interval"] = "interval"  # seed 001 §5.1
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.threshold_mode not in ("quantile", "interval"):
-            raise ValueError(
-                f"threshold_mode={self.threshold_mode!r} is not allowed; "
-                "use 'quantile' or 'interval'"
-            )
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "threshold_mode": Options("quantile", "interval"),
+    }
 
     def fit(self, X: Any, y: Any = None) -> CriticDetector:
         super().fit(X, y)

@@ -40,13 +40,15 @@ returns the three terms (explanations); ``decision_function`` their mean.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector
-from historyad.detectors.neighbors import NeighbourDensities
+from historyad.config import Constraint, Interval, Options
+from historyad.detectors.base import detector_params, to_numpy
+from historyad.detectors.gan_base import GANDetector
+from historyad.detectors.neighbors import N_NEIGHBORS, NeighbourDensities, check_enough_rows
 
 logger = logging.getLogger(__name__)
 
@@ -89,70 +91,23 @@ def ensemble_components(
     }
 
 
+@detector_params
 class _GeneratorContrast(GANDetector):
     """Shared parameters, fit, scoring and persistence of the generator-contrast detectors."""
 
-    def __init__(
-        self,
-        *,
-        loss: str = "wgan-gp",
-        n_epochs: float = 5.0,
-        batch_size: int = 64,
-        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        gp_lambda: float = 10.0,  # seed 001 Alg. 2
-        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
-        net_size: str = "cpu",
-        width: int | None = None,
-        latent_dim: int | None = None,
-        n_neighbors: int = 5,  # k (PyOD's KNN default)
-        n_generated: int | None = None,  # None: 4 per training row (capped at 200 000)
-        series_view: str = "spectrum",  # series compared by their spectra (module docstring)
-        contamination: float = 0.05,
-        standardize: str | bool = "auto",
-        device: str = "cpu",
-        random_state: int = 0,
-        progress: bool = False,
-    ) -> None:
-        self.loss = loss
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.gp_lambda = gp_lambda
-        self.gan_lr = gan_lr
-        self.min_iterations = min_iterations
-        self.net_size = net_size
-        self.width = width
-        self.latent_dim = latent_dim
-        self.n_neighbors = n_neighbors
-        self.n_generated = n_generated
-        self.series_view = series_view
-        self.contamination = contamination
-        self.standardize = standardize
-        self.device = device
-        self.random_state = random_state
-        self.progress = progress
+    n_neighbors: int = 5  # k (PyOD's KNN default)
+    n_generated: int | None = None  # None: 4 per training row (capped at 200 000)
+    series_view: str = "spectrum"  # series compared by their spectra (module docstring)
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        k = self.n_neighbors
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-            raise ValueError(f"n_neighbors={k!r} is not allowed; use an int >= 1")
-        m = self.n_generated
-        if m is not None and (isinstance(m, bool) or not isinstance(m, int | np.integer)
-                              or m < 1):
-            raise ValueError(f"n_generated={m!r} is not allowed; use None or an int >= 1")
-        if self.series_view not in ("spectrum", "raw"):
-            raise ValueError(f"series_view={self.series_view!r} is not allowed; choose "
-                             "'spectrum' or 'raw'")
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "n_neighbors": N_NEIGHBORS,
+        "n_generated": Interval(int, ge=1, optional=True),
+        "series_view": Options("spectrum", "raw"),
+    }
 
     def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
         n = len(X)
-        if n <= self.n_neighbors:
-            raise ValueError(
-                f"n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} training "
-                f"samples; got {n}"
-            )
+        check_enough_rows(n, self.n_neighbors)
         m = n_reference(n, self.n_generated)
         generated = run.sample(m, seed=self.random_state + 3)  # (m, *input_shape)
         self.densities_ = NeighbourDensities(
@@ -248,8 +203,6 @@ class DensityRatioEnsemble(_GeneratorContrast):
     def score_components(self, X: Any) -> dict[str, np.ndarray]:
         """The three terms (N,) each whose mean is ``decision_function(X)``: "global",
         "local", "generator" (log-distance units; higher = more anomalous)."""
-        from historyad.detectors.base import to_numpy
-
         self.decision_function(X[:1])  # validates X's shape and the fitted state
         Xn = to_numpy(X)
         out: dict[str, list[np.ndarray]] = {"global": [], "local": [], "generator": []}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector, frozen_copy, prefixed
+from historyad.config import Constraint, Interval
+from historyad.detectors.base import detector_params
+from historyad.detectors.gan_base import GANDetector, frozen_copy, prefixed
 
 logger = logging.getLogger(__name__)
 
 
+@detector_params
 class EncoderDetector(GANDetector):
     """Reconstruction error through a frozen generator: higher = more anomalous.
 
@@ -22,55 +25,15 @@ class EncoderDetector(GANDetector):
     (kappa > 0 gives f-AnoGAN's "izi_f"; kappa = 0, the default, is seed 001's score).
     """
 
-    def __init__(
-        self,
-        *,
-        loss: str = "wgan-gp",
-        n_epochs: float = 5.0,
-        batch_size: int = 64,
-        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        gp_lambda: float = 10.0,  # seed 001 Alg. 2
-        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
-        net_size: str = "cpu",
-        width: int | None = None,
-        latent_dim: int | None = None,
-        encoder_epochs: float = 5.0,
-        encoder_lr: float = 1e-3,
-        kappa: float = 0.0,
-        contamination: float = 0.05,
-        standardize: str | bool = "auto",
-        device: str = "cpu",
-        random_state: int = 0,
-        progress: bool = False,
-    ) -> None:
-        self.loss = loss
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.gp_lambda = gp_lambda
-        self.gan_lr = gan_lr
-        self.min_iterations = min_iterations
-        self.net_size = net_size
-        self.width = width
-        self.latent_dim = latent_dim
-        self.encoder_epochs = encoder_epochs
-        self.encoder_lr = encoder_lr
-        self.kappa = kappa
-        self.contamination = contamination
-        self.standardize = standardize
-        self.device = device
-        self.random_state = random_state
-        self.progress = progress
+    encoder_epochs: float = 5.0
+    encoder_lr: float = 1e-3
+    kappa: float = 0.0  # weight of the critic-feature term (f-AnoGAN's "izi_f"); 0: seed 001
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not self.encoder_epochs > 0:
-            raise ValueError(f"encoder_epochs={self.encoder_epochs!r} is not allowed; use > 0")
-        if not self.encoder_lr > 0:
-            raise ValueError(f"encoder_lr={self.encoder_lr!r} is not allowed; use > 0")
-        if not self.kappa >= 0:
-            raise ValueError(f"kappa={self.kappa!r} is not allowed; use >= 0")
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "encoder_epochs": Interval(float, gt=0),
+        "encoder_lr": Interval(float, gt=0),
+        "kappa": Interval(float, ge=0),
+    }
 
     def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
         self.generator_ = frozen_copy(run.generator).to(self._device)

@@ -1,5 +1,7 @@
 """Shared machinery of the detectors built on a trained GAN (critic, encoder, inversion,
-HistoryAD): GAN configs from parameters, training or reusing a ``GANRun``, rebuilding nets.
+HistoryAD, the density-ratio detectors): the GAN parameters, declared once with their
+constraints (``GAN_PARAMETERS``), GAN configs from them, training or reusing a ``GANRun``,
+rebuilding nets.
 
 One trained GAN can serve several detectors: ``Detector.from_gan(run, **params)`` returns an
 unfitted detector that skips GAN training in ``fit`` (the run must have been trained on the
@@ -9,14 +11,15 @@ same, identically preprocessed data).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import torch
 from torch import nn
 
-from historyad.config import GANConfig, HistoryConfig, NetConfig
-from historyad.detectors.base import BaseDetector
+from historyad.config import Constraint, GANConfig, HistoryConfig, Interval, NetConfig, Options
+from historyad.detectors.base import BaseDetector, detector_params
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +35,40 @@ LOSS_PRESETS: dict[str, str] = {
 MIN_ITERATIONS = 1000
 
 
+@detector_params
 class GANDetector(BaseDetector):
-    """Base of GAN detectors; subclasses implement ``_fit_detector`` and ``_score``."""
+    """Base of GAN detectors; subclasses implement ``_fit_detector`` and ``_score`` and
+    declare only their own parameters (``@detector_params``)."""
+
+    # -- the GAN parameters every GAN detector takes (``GAN_PARAMETERS``) ---------------
+    loss: str = "wgan-gp"  # trained with its paper setting (LOSS_PRESETS)
+    n_epochs: float = 5.0  # seed 000 §4.3 (MNIST: 5 epochs)
+    batch_size: int = 64  # seed 001 §4
+    n_critic: int | None = None  # None: the loss's paper setting (LOSS_PRESETS)
+    gp_lambda: float = 10.0  # seed 001 Alg. 2
+    gan_lr: float | None = None  # None: the loss's paper setting (LOSS_PRESETS)
+    min_iterations: int = MIN_ITERATIONS  # floor on generator iterations (small data)
+    net_size: str = "cpu"  # "paper": ~5 M parameters per G and D (seed 000 §4.1)
+    width: int | None = None  # None: the size's default width
+    latent_dim: int | None = None  # None: the size's default (2 for 2-D toys, 100 images)
+    random_state: int = 0  # seeds the GAN, the nets and every sample the detector draws
+    progress: bool = False  # progress bar during GAN training
+
+    # the GAN's constraints are its configs' (GANConfig / NetConfig), under these names
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "loss": Options(*sorted(LOSS_PRESETS)),
+        "n_epochs": GANConfig.constraints["n_epochs"],
+        "batch_size": GANConfig.constraints["batch_size"],
+        "n_critic": GANConfig.constraints["n_critic"].or_none(),
+        "gp_lambda": GANConfig.constraints["gp_lambda"],
+        "gan_lr": GANConfig.constraints["lr"].or_none(),
+        "min_iterations": GANConfig.constraints["min_iterations"],
+        "net_size": NetConfig.constraints["size"],
+        "width": NetConfig.constraints["width"],
+        "latent_dim": NetConfig.constraints["latent_dim"],
+        "random_state": Interval(int),
+        "progress": Options(True, False),
+    }
 
     #: whether this detector needs the generator history recorded during GAN training
     needs_history = False
@@ -51,16 +86,12 @@ class GANDetector(BaseDetector):
     def training_configs(self) -> tuple[GANConfig, NetConfig, HistoryConfig | None]:
         """The GAN, network and history configs ``fit`` trains its GAN with (parameters are
         validated first). Detectors with equal configs can share one GAN (``from_gan``)."""
-        self._check_params()
+        self._validate_params()
         return self._gan_config(), self._net_config(), self._history_config()
 
     def _gan_config(self) -> GANConfig:
         """The GAN's config: the paper preset of ``loss`` (``LOSS_PRESETS``; HistoryAD's
         WGAN-GP uses seed 000's decreasing learning rate), then this detector's parameters."""
-        if self.loss not in LOSS_PRESETS:
-            raise ValueError(
-                f"loss={self.loss!r} is not allowed; choose one of {sorted(LOSS_PRESETS)}"
-            )
         preset = self.wgan_gp_preset if self.loss == "wgan-gp" else LOSS_PRESETS[self.loss]
         overrides: dict[str, Any] = {
             "n_epochs": self.n_epochs,
@@ -128,6 +159,14 @@ class GANDetector(BaseDetector):
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         net.load_state_dict(state)
         return net.eval()
+
+
+#: The GAN parameters every GAN detector takes, in declaration order (with BaseDetector's
+#: ``contamination``, ``standardize`` and ``device``, which every detector takes).
+GAN_PARAMETERS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(GANDetector)
+    if f.name not in {g.name for g in dataclasses.fields(BaseDetector)}
+)
 
 
 def frozen_copy(net: nn.Module) -> nn.Module:

@@ -40,15 +40,17 @@ far from the data it extrapolates freely, so ``predict`` may call a far outlier 
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from sklearn.metrics import average_precision_score
 
-from historyad.config import DTVConfig, HistoryConfig
+from historyad.config import Constraint, DTVConfig, HistoryConfig, Interval, Options
+from historyad.detectors.base import detector_params, to_numpy
 from historyad.detectors.density_ratio import density_ratio_score, n_reference
-from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector, prefixed
-from historyad.detectors.neighbors import NeighbourDensities
+from historyad.detectors.gan_base import GANDetector, prefixed
+from historyad.detectors.neighbors import N_NEIGHBORS, NeighbourDensities, check_enough_rows
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ def tv_estimate(d_data: torch.Tensor, d_hist: torch.Tensor) -> float:
     return float((d_hist.clamp(-1, 1).mean() - d_data.clamp(-1, 1).mean()) / 2)
 
 
+@detector_params
 class HistoryAD(GANDetector):
     """History-based anomaly detector (seed 000): D_TV, an estimate of eq. (11)'s optimum,
     ≈ −1 where the normal data dominate, ≈ +1 where the generator's history does.
@@ -121,116 +124,44 @@ class HistoryAD(GANDetector):
     needs_history = True
     wgan_gp_preset = "historyad"  # seed 000 §4.3: Adam, lr decreasing from 5e-4
 
-    def __init__(
-        self,
-        *,
-        loss: str = "wgan-gp",
-        n_epochs: float = 5.0,
-        batch_size: int = 64,
-        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        gp_lambda: float = 10.0,  # seed 001 Alg. 2
-        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
-        net_size: str = "cpu",
-        width: int | None = None,
-        latent_dim: int | None = None,
-        saves_per_epoch: int = 50,  # seed 000 §4.3
-        alpha: float = 1.0,  # history window start [α, n_epochs] (seed 000 §4.3)
-        beta: float | None = None,  # e^(−βt); None: 3 for "network" (seed 000 §4.3), 0 for knn
-        estimator: Literal["network", "knn"] = "network",  # seed 000's D_TV network
-        n_neighbors: int = 5,  # k of the knn estimator (PyOD's kNN default)
-        n_history: int | None = None,  # P_Ghist samples for knn; None: 4 per training row
-        lam: float = 10.0,  # λ of eq. (10), seed 000
-        case: Literal[1, 2] = 1,  # 2: half the latents from the wider P_Z'
-        wide_std: float = 2.0,  # std of P_Z' (case 2)
-        train_dtv: bool = True,  # False: seed 000's "no training" variant
-        dtv_steps: int = 1500,
-        dtv_lr: float = 1e-4,
-        dtv_gp: float = 0.0,  # gradient penalty on D_TV (our extension; 0 = paper)
-        dtv_noise: float = 0.0,  # instance-noise std on D_TV's inputs (our extension; 0 = paper)
-        history_store: Literal["auto", "memory", "disk"] = "auto",
-        score: Literal["dtv", "two-sided"] = "dtv",  # seed 000's raw D_TV output
-        contamination: float = 0.05,
-        standardize: str | bool = "auto",
-        device: str = "cpu",
-        random_state: int = 0,
-        progress: bool = False,
-    ) -> None:
-        self.loss = loss
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.gp_lambda = gp_lambda
-        self.gan_lr = gan_lr
-        self.min_iterations = min_iterations
-        self.net_size = net_size
-        self.width = width
-        self.latent_dim = latent_dim
-        self.saves_per_epoch = saves_per_epoch
-        self.alpha = alpha
-        self.beta = beta
-        self.estimator = estimator
-        self.n_neighbors = n_neighbors
-        self.n_history = n_history
-        self.lam = lam
-        self.case = case
-        self.wide_std = wide_std
-        self.train_dtv = train_dtv
-        self.dtv_steps = dtv_steps
-        self.dtv_lr = dtv_lr
-        self.dtv_gp = dtv_gp
-        self.dtv_noise = dtv_noise
-        self.history_store = history_store
-        self.score = score
-        self.contamination = contamination
-        self.standardize = standardize
-        self.device = device
-        self.random_state = random_state
-        self.progress = progress
+    saves_per_epoch: int = 50  # seed 000 §4.3
+    alpha: float = 1.0  # history window start [α, n_epochs] (seed 000 §4.3)
+    beta: float | None = None  # e^(−βt); None: 3 for "network" (seed 000 §4.3), 0 for knn
+    estimator: Literal["network", "knn"] = "network"  # seed 000's D_TV network
+    n_neighbors: int = 5  # k of the knn estimator (PyOD's kNN default)
+    n_history: int | None = None  # P_Ghist samples for knn; None: 4 per training row
+    lam: float = 10.0  # λ of eq. (10), seed 000
+    case: Literal[1, 2] = 1  # 2: half the latents from the wider P_Z'
+    wide_std: float = 2.0  # std of P_Z' (case 2)
+    train_dtv: bool = True  # False: seed 000's "no training" variant
+    dtv_steps: int = 1500
+    dtv_lr: float = 1e-4
+    dtv_gp: float = 0.0  # gradient penalty on D_TV (our extension; 0 = paper)
+    dtv_noise: float = 0.0  # instance-noise std on D_TV's inputs (our extension; 0 = paper)
+    history_store: Literal["auto", "memory", "disk"] = "auto"
+    score: Literal["dtv", "two-sided"] = "dtv"  # seed 000's raw D_TV output
+
+    # D_TV's parameters are DTVConfig's fields (``_dtv_config``) and take their constraints
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "saves_per_epoch": HistoryConfig.constraints["saves_per_epoch"],
+        "alpha": Interval(float, ge=0, lt="n_epochs"),  # the window [alpha, n_epochs]
+        "beta": Interval(float, optional=True),
+        "estimator": Options("network", "knn"),
+        "n_neighbors": N_NEIGHBORS,
+        "n_history": Interval(int, gt="n_neighbors", optional=True),
+        "lam": DTVConfig.constraints["lam"],
+        "case": DTVConfig.constraints["case"],
+        "wide_std": DTVConfig.constraints["wide_std"],
+        "train_dtv": Options(True, False),
+        "dtv_steps": DTVConfig.constraints["n_steps"],
+        "dtv_lr": DTVConfig.constraints["lr"],
+        "dtv_gp": DTVConfig.constraints["gp_lambda"],
+        "dtv_noise": DTVConfig.constraints["noise"],
+        "history_store": HistoryConfig.constraints["store"],
+        "score": Options("dtv", "two-sided"),
+    }
 
     # -- configuration -----------------------------------------------------------------
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.score not in ("two-sided", "dtv"):
-            raise ValueError(f"score={self.score!r} is not allowed; choose 'two-sided' or 'dtv'")
-        if self.estimator not in ("knn", "network"):
-            raise ValueError(
-                f"estimator={self.estimator!r} is not allowed; choose 'knn' or 'network'"
-            )
-        if not (isinstance(self.n_neighbors, int) and self.n_neighbors >= 1):
-            raise ValueError(f"n_neighbors={self.n_neighbors!r} is not allowed; use an int >= 1")
-        if self.n_history is not None and not (
-            isinstance(self.n_history, int) and self.n_history > self.n_neighbors
-        ):
-            raise ValueError(
-                f"n_history={self.n_history!r} is not allowed; use None or an int > "
-                f"n_neighbors={self.n_neighbors}"
-            )
-        if self.beta is not None and not isinstance(self.beta, float | int):
-            raise ValueError(f"beta={self.beta!r} is not allowed; use a number or None")
-        if not self.alpha < self.n_epochs:
-            raise ValueError(
-                f"alpha={self.alpha!r} is not allowed; the history window [alpha, n_epochs] "
-                f"needs alpha < n_epochs={self.n_epochs!r}"
-            )
-        # validate through DTVConfig, reporting errors under this detector's parameter names
-        names = {"n_steps": "dtv_steps", "lr": "dtv_lr", "gp_lambda": "dtv_gp",
-                 "noise": "dtv_noise"}
-        try:
-            DTVConfig(
-                n_steps=self.dtv_steps,
-                lr=self.dtv_lr,
-                lam=self.lam,
-                case=self.case,
-                wide_std=self.wide_std,
-                gp_lambda=self.dtv_gp,
-                noise=self.dtv_noise,
-            )
-        except ValueError as exc:
-            msg = str(exc)
-            field = msg.split("=", 1)[0]
-            raise ValueError(names.get(field, field) + msg[len(field):]) from None
-
     def _beta(self) -> float:
         """β of e^(−βt): the given value, else 3 for the network (seed 000 §4.3; it also
         weights the critic average of eq. 14) and 0 for knn (a uniform history, RESULTS.md)."""
@@ -244,6 +175,20 @@ class HistoryAD(GANDetector):
             alpha=self.alpha,
             beta=self._beta(),
             store=self.history_store,
+        )
+
+    def _dtv_config(self) -> DTVConfig:
+        """D_TV's training and sampling settings (eq. 10) from this detector's parameters;
+        D_TV's batches are the GAN's ``batch_size``."""
+        return DTVConfig(
+            n_steps=self.dtv_steps,
+            batch_size=self.batch_size,
+            lr=self.dtv_lr,
+            lam=self.lam,
+            case=self.case,
+            wide_std=self.wide_std,
+            gp_lambda=self.dtv_gp,
+            noise=self.dtv_noise,
         )
 
     # -- fitting -----------------------------------------------------------------------
@@ -275,17 +220,18 @@ class HistoryAD(GANDetector):
                 "recorded alpha, and the network's online critic average (eq. 14) fixes beta"
             )
         self.dtv_records_: dict[str, list[float]] = {"step": [], "tv": [], "loss": []}
+        cfg = self._dtv_config()
         if not network:
             self._fit_knn(X, run.history_sampler(
-                alpha=self.alpha, beta=beta, case=self.case, wide_std=self.wide_std))
+                alpha=self.alpha, beta=beta, case=cfg.case, wide_std=cfg.wide_std))
             return
         dtv = self._build("critic")
         dtv.load_state_dict(run.critic_average())
-        if self.train_dtv and self.dtv_steps > 0:
+        if self.train_dtv and cfg.n_steps > 0:
             sampler = run.history_sampler(
-                alpha=self.alpha, beta=beta, case=self.case, wide_std=self.wide_std
+                alpha=self.alpha, beta=beta, case=cfg.case, wide_std=cfg.wide_std
             )
-            self._train_dtv(dtv, X, sampler)
+            self._train_dtv(dtv, X, sampler, cfg)
         self.dtv_ = dtv.eval()
         for p in self.dtv_.parameters():
             p.requires_grad_(False)
@@ -293,11 +239,7 @@ class HistoryAD(GANDetector):
     def _fit_knn(self, X: torch.Tensor, sampler: Any) -> None:
         """kNN densities of the training data and of ``n_history`` samples of P_Ghist (the
         knn estimator of eq. 11's optimum; ``historyad.detectors.neighbors``)."""
-        if len(X) <= self.n_neighbors:
-            raise ValueError(
-                f"n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} training "
-                f"samples; got {len(X)}"
-            )
+        check_enough_rows(len(X), self.n_neighbors)
         n = n_reference(len(X), self.n_history)
         gen = torch.Generator(device="cpu").manual_seed(self.random_state + 1)
         rng = np.random.default_rng(self.random_state + 1)
@@ -319,18 +261,22 @@ class HistoryAD(GANDetector):
         return torch.from_numpy(density_ratio_score(d.log_data(flat), d.log_reference(flat),
                                                     self.tau_)).float()
 
-    def _train_dtv(self, dtv: torch.nn.Module, X: torch.Tensor, sampler: Any) -> None:
+    def _train_dtv(
+        self, dtv: torch.nn.Module, X: torch.Tensor, sampler: Any, cfg: DTVConfig
+    ) -> None:
+        """Minimise eq. (10) over D_TV for ``cfg.n_steps`` Adam steps on batches of the
+        training data X (N, *shape) and of a refreshed pool of history samples."""
         from historyad.training.losses import gradient_penalty
 
         gen = torch.Generator(device="cpu").manual_seed(self.random_state + 1)
         rng = np.random.default_rng(self.random_state + 1)
-        opt = torch.optim.Adam(dtv.parameters(), lr=self.dtv_lr, betas=(0.5, 0.9))
-        bs = min(self.batch_size, len(X))
-        pool_size = min(self.dtv_steps * bs, max(20 * bs, 8192))
+        opt = torch.optim.Adam(dtv.parameters(), lr=cfg.lr, betas=cfg.betas)
+        bs = min(cfg.batch_size, len(X))
+        pool_size = min(cfg.n_steps * bs, max(20 * bs, 8192))
         pool, pool_pos = None, pool_size
         val = self._prepared_val()
         dtv.train()
-        for step in range(1, self.dtv_steps + 1):
+        for step in range(1, cfg.n_steps + 1):
             if pool_pos + bs > pool_size:  # refresh the pool of history samples
                 pool = sampler.sample(pool_size, rng=rng, generator=gen).to(X.device)
                 pool_pos = 0
@@ -338,49 +284,52 @@ class HistoryAD(GANDetector):
             pool_pos += bs
             idx = torch.randint(len(X), (bs,), generator=gen).to(X.device)
             x_data = X[idx]  # (B, *shape)
-            if self.dtv_noise > 0:  # instance noise hides fine generator artefacts
-                x_data = x_data + self.dtv_noise * torch.randn(
+            if cfg.noise > 0:  # instance noise hides fine generator artefacts
+                x_data = x_data + cfg.noise * torch.randn(
                     x_data.shape, generator=gen).to(X.device)
-                x_hist = x_hist + self.dtv_noise * torch.randn(
+                x_hist = x_hist + cfg.noise * torch.randn(
                     x_hist.shape, generator=gen).to(X.device)
             d_data, d_hist = dtv(x_data), dtv(x_hist)  # (B,), (B,)
-            loss = dtv_loss(d_data, d_hist, self.lam)
-            if self.dtv_gp > 0:
-                loss = loss + self.dtv_gp * gradient_penalty(dtv, x_data, x_hist, generator=gen)
+            loss = dtv_loss(d_data, d_hist, cfg.lam)
+            if cfg.gp_lambda > 0:
+                loss = loss + cfg.gp_lambda * gradient_penalty(dtv, x_data, x_hist,
+                                                               generator=gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if step % 50 == 0 or step == self.dtv_steps:
+            if step % 50 == 0 or step == cfg.n_steps:
                 self.dtv_records_["step"].append(step)
                 self.dtv_records_["tv"].append(tv_estimate(d_data.detach(), d_hist.detach()))
                 self.dtv_records_["loss"].append(float(loss.detach()))
                 if val is not None:
                     self._record_val(dtv, val)
         if not np.isfinite(self.dtv_records_["loss"][-1]):
-            raise FloatingPointError(f"D_TV loss became non-finite; lower dtv_lr={self.dtv_lr}")
+            raise FloatingPointError(f"D_TV loss became non-finite; lower dtv_lr={cfg.lr}")
 
     def _prepared_val(self) -> tuple[np.ndarray, np.ndarray] | None:
         if getattr(self, "_val", None) is None:
             return None
-        from historyad.detectors.base import to_numpy
-
         Xv, yv = self._val
         Xv = to_numpy(Xv, name="X_val")
         yv = np.asarray(yv).astype(int).reshape(-1)
-        if len(yv) != len(Xv) or set(np.unique(yv)) - {0, 1}:
-            raise ValueError("y_val must hold one 0/1 label per row of X_val (1 = anomaly)")
+        if len(yv) != len(Xv) or set(np.unique(yv)) != {0, 1}:
+            raise ValueError("y_val must hold one 0/1 label per row of X_val (1 = anomaly), "
+                             "both classes present")
         self.dtv_records_["auprc"] = []
         return Xv, yv
 
     def _record_val(self, dtv: torch.nn.Module, val: tuple[np.ndarray, np.ndarray]) -> None:
-        from historyad.evaluation.metrics import auprc
-
+        """Append D_TV's AUPRC (average precision, anomaly = positive) on the validation set;
+        ValueError when its scores are not finite."""
         Xv, yv = val
         was_training = dtv.training
         dtv.eval()
         s = self._score_array(Xv, dtv)  # (N_val,) raw D_TV, batched like every score
         dtv.train(was_training)
-        self.dtv_records_["auprc"].append(auprc(yv, s))
+        if not np.isfinite(s).all():
+            raise ValueError(f"D_TV gives non-finite scores on X_val at step "
+                             f"{self.dtv_records_['step'][-1]}; lower dtv_lr={self.dtv_lr}")
+        self.dtv_records_["auprc"].append(float(average_precision_score(yv, s)))
 
     # -- scoring & persistence ---------------------------------------------------------
     def _training_scores(self, X: np.ndarray) -> np.ndarray:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from historyad.detectors.gan_base import MIN_ITERATIONS, GANDetector, frozen_copy, prefixed
+from historyad.config import Constraint, Interval
+from historyad.detectors.base import detector_params
+from historyad.detectors.gan_base import GANDetector, frozen_copy, prefixed
 
 
+@detector_params
 class InversionDetector(GANDetector):
     """Score = ‖G(z*) − x‖² / dim after minimising ‖G(z) − x‖² − λ·log P(z) over z.
 
@@ -19,57 +22,15 @@ class InversionDetector(GANDetector):
     Higher = more anomalous.
     """
 
-    def __init__(
-        self,
-        *,
-        loss: str = "wgan-gp",
-        n_epochs: float = 5.0,
-        batch_size: int = 64,
-        n_critic: int | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        gp_lambda: float = 10.0,  # seed 001 Alg. 2
-        gan_lr: float | None = None,  # None: the loss's paper setting (LOSS_PRESETS)
-        min_iterations: int = MIN_ITERATIONS,  # floor on generator iterations (small data)
-        net_size: str = "cpu",
-        width: int | None = None,
-        latent_dim: int | None = None,
-        inversion_steps: int = 100,
-        inversion_lr: float = 0.05,
-        prior_weight: float = 1e-3,
-        contamination: float = 0.05,
-        standardize: str | bool = "auto",
-        device: str = "cpu",
-        random_state: int = 0,
-        progress: bool = False,
-    ) -> None:
-        self.loss = loss
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.gp_lambda = gp_lambda
-        self.gan_lr = gan_lr
-        self.min_iterations = min_iterations
-        self.net_size = net_size
-        self.width = width
-        self.latent_dim = latent_dim
-        self.inversion_steps = inversion_steps
-        self.inversion_lr = inversion_lr
-        self.prior_weight = prior_weight
-        self.contamination = contamination
-        self.standardize = standardize
-        self.device = device
-        self.random_state = random_state
-        self.progress = progress
+    inversion_steps: int = 100
+    inversion_lr: float = 0.05
+    prior_weight: float = 1e-3  # λ of the −λ·log P(z) term
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not (isinstance(self.inversion_steps, int) and self.inversion_steps >= 1):
-            raise ValueError(
-                f"inversion_steps={self.inversion_steps!r} is not allowed; use an int >= 1"
-            )
-        if not self.inversion_lr > 0:
-            raise ValueError(f"inversion_lr={self.inversion_lr!r} is not allowed; use > 0")
-        if not self.prior_weight >= 0:
-            raise ValueError(f"prior_weight={self.prior_weight!r} is not allowed; use >= 0")
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "inversion_steps": Interval(int, ge=1),
+        "inversion_lr": Interval(float, gt=0),
+        "prior_weight": Interval(float, ge=0),
+    }
 
     def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
         self.generator_ = frozen_copy(run.generator).to(self._device)

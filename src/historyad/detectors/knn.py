@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from historyad.detectors.base import BaseDetector
+from historyad.config import Constraint, Options
+from historyad.detectors.base import BaseDetector, detector_params
+from historyad.detectors.neighbors import N_NEIGHBORS, check_enough_rows
 
 
 def neighbour_distances(
@@ -22,6 +24,7 @@ def neighbour_distances(
     return dist[:, 1:] if leave_self_out else dist  # (B, k)
 
 
+@detector_params
 class KNNDetector(BaseDetector):
     """Distance to the k-th nearest training sample (flattened inputs); higher = more anomalous.
 
@@ -29,35 +32,17 @@ class KNNDetector(BaseDetector):
     neighbourhood; otherwise every training score would be distorted by a zero self-distance.
     """
 
-    def __init__(
-        self,
-        *,
-        n_neighbors: int = 5,
-        method: Literal["largest", "mean"] = "largest",  # PyOD's KNN default: "largest"
-        contamination: float = 0.05,
-        standardize: str | bool = "auto",
-        device: str = "cpu",
-    ) -> None:
-        self.n_neighbors = n_neighbors
-        self.method = method
-        self.contamination = contamination
-        self.standardize = standardize
-        self.device = device
+    n_neighbors: int = 5
+    method: Literal["largest", "mean"] = "largest"  # PyOD's KNN default: "largest"
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not (isinstance(self.n_neighbors, int) and self.n_neighbors >= 1):
-            raise ValueError(f"n_neighbors={self.n_neighbors!r} is not allowed; use an int >= 1")
-        if self.method not in ("largest", "mean"):
-            raise ValueError(f"method={self.method!r} is not allowed; use 'largest' or 'mean'")
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        "n_neighbors": N_NEIGHBORS,
+        "method": Options("largest", "mean"),
+    }
 
     def _fit(self, X: torch.Tensor) -> None:
         flat = X.reshape(len(X), -1).cpu().numpy()
-        if len(flat) <= self.n_neighbors:
-            raise ValueError(
-                f"n_neighbors={self.n_neighbors} needs more than {self.n_neighbors} training "
-                f"samples; got {len(flat)}"
-            )
+        check_enough_rows(len(flat), self.n_neighbors)
         self.train_ = flat
         self._index = NearestNeighbors(n_neighbors=self.n_neighbors + 1).fit(flat)
 

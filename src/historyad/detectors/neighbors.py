@@ -27,8 +27,21 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+from historyad.config import Interval
+
 #: Soft floor on distances, as a fraction of the median training neighbour distance.
 FLOOR_FRACTION = 0.1
+#: The constraint on k (``n_neighbors``) of the detectors that count neighbours.
+N_NEIGHBORS = Interval(int, ge=1)
+
+
+def check_enough_rows(n_rows: int, k: int) -> None:
+    """ValueError unless there are more than k training rows (each row leaves itself out of
+    its own k neighbours)."""
+    if n_rows <= k:
+        raise ValueError(
+            f"n_neighbors={k} needs more than {k} training samples; got {n_rows}"
+        )
 
 
 def nearest(
@@ -90,11 +103,7 @@ class NeighbourDensities:
             None if reference is None else np.ascontiguousarray(reference, dtype=np.float32)
         )
         self.k = int(n_neighbors)
-        if len(self.data) <= self.k:
-            raise ValueError(
-                f"n_neighbors={self.k} needs more than {self.k} training samples; "
-                f"got {len(self.data)}"
-            )
+        check_enough_rows(len(self.data), self.k)
         self._data_index = NearestNeighbors(n_neighbors=self.k + 1).fit(self.data)
         self._ref_index = None
         self.ref_ranks = np.zeros(0, dtype=np.int64)

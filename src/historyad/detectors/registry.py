@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from historyad.detectors.base import BaseDetector
+if TYPE_CHECKING:  # annotations only; base.py never imports the registry (no cycle)
+    from historyad.detectors.base import BaseDetector
 
 # name -> (module, class); imported lazily so listing names costs nothing.
 DETECTORS: dict[str, tuple[str, str]] = {
@@ -40,7 +42,7 @@ def get_detector(name: str) -> type[BaseDetector]:
 
 
 def get_detector_class(class_name: str) -> type[BaseDetector]:
-    """Look a detector class up by its class name (used by ``BaseDetector.load``)."""
+    """Look a registered detector class up by its class name."""
     for name, (_, cls) in DETECTORS.items():
         if cls == class_name:
             return get_detector(name)

@@ -12,12 +12,11 @@ import csv
 import logging
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from historyad.data.base import Dataset, check_split, sliding_windows
+from historyad.data.base import Dataset, Recording, check_split, sliding_windows
 from historyad.data.fetch import fetch
 
 logger = logging.getLogger(__name__)
@@ -27,19 +26,6 @@ LABEL_COLUMN = "is_anomaly"
 TIME_COLUMN = "timestamp"
 SAMPLE_RATE_HZ = 64
 CLASSES = ["normal", "anomaly"]
-
-
-@dataclass
-class Recording:
-    """A raw recording: X (T, C) float32 (C = 9 for Daphnet), labels (T,) int64 0/1, channel
-    names, the source file and optional timestamps (T,) (e.g. datetime64 for SKAB; None when
-    the reader keeps none)."""
-
-    X: np.ndarray
-    labels: np.ndarray
-    channels: list[str]
-    source: str
-    timestamps: np.ndarray | None = None
 
 
 def read_daphnet_csv(path: str | os.PathLike[str]) -> Recording:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -130,6 +131,14 @@ def splits_for(split: str | None) -> tuple[SplitName, ...]:
     return (split,)  # type: ignore[return-value]
 
 
+def preset(loader: Callable[..., Dataset], *args: object, doc: str) -> Callable[..., Dataset]:
+    """`loader` with its leading positional arguments (e.g. the dataset name) fixed, documented
+    by `doc`: a registry loader taking the same keywords (root, split, download, verify, ...)."""
+    bound = functools.partial(loader, *args)
+    bound.__doc__ = doc
+    return bound
+
+
 def images_to_unit(images: np.ndarray) -> np.ndarray:
     """uint8 images (any shape) → float32 in [-1, 1]: 0 ↦ -1, 255 ↦ 1."""
     out = images.astype(np.float32)
@@ -205,6 +214,7 @@ __all__ = [
     "check_split",
     "concat_parts",
     "images_to_unit",
+    "preset",
     "sliding_windows",
     "splits_for",
 ]

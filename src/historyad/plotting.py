@@ -36,6 +36,27 @@ def _grid(n: int, ncols: int | None, size: float = 3.0) -> tuple[Figure, np.ndar
     return fig, axes.flat[:n]
 
 
+def _style_panel(ax: Any, title: str) -> None:
+    """Title and tick labels of one panel of a grid of small panels."""
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+
+
+def _finish(fig: Figure, suptitle: str | None = None) -> Figure:
+    """Add the figure title `suptitle` (when not empty), tighten the layout and return `fig`."""
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def _titled(fig: Figure, ax: Any, title: str | None, **title_kw: Any) -> Figure:
+    """Title the single axis `ax` (when `title` is not empty), then `_finish` the figure."""
+    if title:
+        ax.set_title(title, **title_kw)
+    return _finish(fig)
+
+
 def _check_ndim(name: str, arr: np.ndarray, ndim: int, shape: str) -> None:
     if arr.ndim != ndim:
         raise ValueError(f"{name} has shape {arr.shape}; expected {shape}")
@@ -68,12 +89,8 @@ def plot_samples_2d(
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+        _style_panel(ax, title)
+    return _finish(fig, suptitle)
 
 
 def plot_sample_histograms(
@@ -94,12 +111,8 @@ def plot_sample_histograms(
         if reference is not None:
             ax.plot(reference[0], reference[1], c="k", lw=1)
         ax.set_xlim(*xlim)
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+        _style_panel(ax, title)
+    return _finish(fig, suptitle)
 
 
 def plot_density_1d(
@@ -134,11 +147,8 @@ def plot_density_1d(
         ax.set_ylim(lo, hi)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, ax, title)
 
 
 def plot_scalar_field_2d(
@@ -178,10 +188,7 @@ def plot_scalar_field_2d(
         p = np.asarray(points)
         ax.scatter(p[:, 0], p[:, 1], s=1, c="k", alpha=0.4)
     ax.set_aspect("equal")
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, ax, title, fontsize=10)
 
 
 def plot_score_densities(
@@ -215,14 +222,10 @@ def plot_score_densities(
             ax.hist(s[labels == k], bins=bins, range=(lo, hi), density=True, alpha=0.5,
                     label=names[int(k)])
         ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.set_title(title, fontsize=9)
+        _style_panel(ax, title)
         ax.set_xlabel("score (higher = more anomalous)", fontsize=8)
         ax.legend(fontsize=7)
-        ax.tick_params(labelsize=7)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, suptitle)
 
 
 def plot_training_curves(
@@ -249,13 +252,9 @@ def plot_training_curves(
         if smooth > 1 and len(ys) >= smooth:
             kernel = np.ones(smooth) / smooth
             ax.plot(xs[smooth - 1 :], np.convolve(ys, kernel, mode="valid"), lw=1.4)
-        ax.set_title(key.replace("_", " "), fontsize=9)
+        _style_panel(ax, key.replace("_", " "))
         ax.set_xlabel(x, fontsize=8)
-        ax.tick_params(labelsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_image_grid(
@@ -284,10 +283,7 @@ def plot_image_grid(
     ax.imshow(canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None,
               vmin=0, vmax=1, interpolation="nearest")
     ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, ax, title, fontsize=9)
 
 
 def plot_boxplots(
@@ -310,10 +306,7 @@ def plot_boxplots(
             if n in reference:
                 ax.scatter([i], [reference[n]], marker="D", c="C3", zorder=3)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, ax, title)
 
 
 def plot_metric_along_training(
@@ -336,11 +329,8 @@ def plot_metric_along_training(
         ax.plot(xs, ys, marker="o", ms=3, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, ax, title)
 
 
 def plot_metric_bars(
@@ -365,10 +355,7 @@ def plot_metric_bars(
     ax.set_ylabel(metric.upper())
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=7, ncol=min(3, len(dets)))
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _titled(fig, ax, title)
 
 
 def plot_rank_summary(set_records: Sequence[Mapping[str, Any]], *, metric: str = "auprc"
@@ -401,8 +388,7 @@ def plot_rank_summary(set_records: Sequence[Mapping[str, Any]], *, metric: str =
     bx.barh(range(len(dets)), mean[order][::-1], color="tab:blue")
     bx.set_yticks(range(len(dets)), [dets[j] for j in order][::-1], fontsize=8)
     bx.set_xlabel("mean rank (lower = better)")
-    fig.tight_layout()
-    return fig
+    return _finish(fig)
 
 
 __all__ = [

@@ -7,8 +7,8 @@ pooch cache; loading is offline unless ``download=True``. See `available()` and 
 from __future__ import annotations
 
 from historyad.data.adbench import ADBENCH_SETS, load_adbench
-from historyad.data.base import Dataset, Kind, sliding_windows
-from historyad.data.daphnet import Recording, load_daphnet_recording, read_daphnet_csv
+from historyad.data.base import Dataset, Kind, Recording, sliding_windows
+from historyad.data.daphnet import load_daphnet_recording, read_daphnet_csv
 from historyad.data.fetch import ENV_VAR, data_home, dataset_dir, sha256sum
 from historyad.data.idx import read_idx, write_idx
 from historyad.data.registry import DATASETS, DatasetInfo, available, load

@@ -1,9 +1,10 @@
-"""The `Dataset` container and helpers shared by every loader."""
+"""The `Dataset` and `Recording` containers and helpers shared by every loader."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -95,6 +96,27 @@ class Dataset:
         return self.subset(self.is_train if split == "train" else ~self.is_train)
 
 
+@dataclass
+class Recording:
+    """A raw recording: X (T, C) float32 (C = 9 for Daphnet), labels (T,) int64 0/1, channel
+    names, the source file and optional timestamps (T,) (e.g. datetime64 for SKAB; None when
+    the reader keeps none)."""
+
+    X: np.ndarray
+    labels: np.ndarray
+    channels: list[str]
+    source: str
+    timestamps: np.ndarray | None = None
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """`value` as an int; ValueError naming `name` unless it is an integer (Python or numpy,
+    not bool) >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= {minimum}")
+    return int(value)
+
+
 def check_split(split: str | None) -> None:
     """Raise ValueError unless `split` is ``"train"``, ``"test"`` or None."""
     if split is not None and split not in SPLITS:
@@ -107,6 +129,14 @@ def splits_for(split: str | None) -> tuple[SplitName, ...]:
     if split is None:
         return ("train", "test")
     return (split,)  # type: ignore[return-value]
+
+
+def preset(loader: Callable[..., Dataset], *args: object, doc: str) -> Callable[..., Dataset]:
+    """`loader` with its leading positional arguments (e.g. the dataset name) fixed, documented
+    by `doc`: a registry loader taking the same keywords (root, split, download, verify, ...)."""
+    bound = functools.partial(loader, *args)
+    bound.__doc__ = doc
+    return bound
 
 
 def images_to_unit(images: np.ndarray) -> np.ndarray:
@@ -151,10 +181,8 @@ def sliding_windows(
     if series.ndim != 2:
         raise ValueError(f"series has shape {series.shape}; allowed is (T, C)")
     n_steps = series.shape[0]
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-        raise ValueError(f"window={window!r} is not allowed; it must be an integer >= 1")
-    if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
-        raise ValueError(f"stride={stride!r} is not allowed; it must be an integer >= 1")
+    check_int("window", window, 1)
+    check_int("stride", stride, 1)
     if window > n_steps:
         raise ValueError(
             f"window={window} is not allowed for a recording of {n_steps} steps; it must be <= "
@@ -180,10 +208,13 @@ __all__ = [
     "SPLITS",
     "Dataset",
     "Kind",
+    "Recording",
     "SplitName",
+    "check_int",
     "check_split",
     "concat_parts",
     "images_to_unit",
+    "preset",
     "sliding_windows",
     "splits_for",
 ]

@@ -12,12 +12,18 @@ import csv
 import logging
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from historyad.data.base import Dataset, check_split, sliding_windows
+from historyad.data.base import (
+    Dataset,
+    Recording,
+    check_split,
+    concat_parts,
+    sliding_windows,
+    splits_for,
+)
 from historyad.data.fetch import fetch
 
 logger = logging.getLogger(__name__)
@@ -27,19 +33,6 @@ LABEL_COLUMN = "is_anomaly"
 TIME_COLUMN = "timestamp"
 SAMPLE_RATE_HZ = 64
 CLASSES = ["normal", "anomaly"]
-
-
-@dataclass
-class Recording:
-    """A raw recording: X (T, C) float32 (C = 9 for Daphnet), labels (T,) int64 0/1, channel
-    names, the source file and optional timestamps (T,) (e.g. datetime64 for SKAB; None when
-    the reader keeps none)."""
-
-    X: np.ndarray
-    labels: np.ndarray
-    channels: list[str]
-    source: str
-    timestamps: np.ndarray | None = None
 
 
 def read_daphnet_csv(path: str | os.PathLike[str]) -> Recording:
@@ -127,17 +120,15 @@ def load_daphnet(
     check_split(split)
     rec = load_daphnet_recording(root=root, recording=recording, download=download, verify=verify)
     cut = split_index(len(rec.X), train_fraction)
+    bounds = {"train": (0, cut), "test": (cut, len(rec.X))}
     parts = []
-    for is_train, lo, hi in ((True, 0, cut), (False, cut, len(rec.X))):
-        if split is not None and is_train != (split == "train"):
-            continue
+    for part in splits_for(split):
+        lo, hi = bounds[part]
         X, y = sliding_windows(rec.X[lo:hi], rec.labels[lo:hi], window=window, stride=stride)
-        parts.append((X, y, np.full(len(X), is_train)))
-    X = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    is_train_arr = np.concatenate([p[2] for p in parts])
+        parts.append((X, y, part == "train"))
+    X, y, is_train = concat_parts(parts)
     return Dataset(
-        "daphnet", X, y, CLASSES, is_train_arr, "series",
+        "daphnet", X, y, CLASSES, is_train, "series",
         meta={
             "file": rec.source, "channels": rec.channels, "window": window, "stride": stride,
             "train_fraction": train_fraction, "split_step": cut,

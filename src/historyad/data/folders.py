@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from historyad.data.base import Dataset, check_split, images_to_unit
+from historyad.data.base import Dataset, check_split, images_to_unit, preset
 from historyad.data.fetch import MANUAL_SOURCES, dataset_dir
 
 logger = logging.getLogger(__name__)
@@ -110,22 +110,28 @@ def _class_of(rel: Path, annotations: dict[str, str]) -> str | None:
 
 def load_image_folder(
     name: str,
+    by_class: bool = False,
     *,
     root: str | os.PathLike[str] | None = None,
     split: str | None = None,
+    download: bool = False,
+    verify: bool = True,
     size: int = 32,
     limit: int | None = None,
-    by_class: bool = False,
 ) -> Dataset:
     """Load an image folder as (N, 3, size, size) in [-1, 1].
 
     Args:
         name: the dataset name, also the folder name below the data folder.
+        by_class: label images by class folder (Tiny ImageNet) instead of a single class.
+        download, verify: the registry's loader keywords, ignored: image folders are not
+            downloadable (the missing-folder error says where to get them) and have no known
+            checksums.
         size: output side length in pixels.
         limit: keep at most this many images: a fixed random subset (seed 0) of the sorted
             file list, chosen before decoding, for quick runs.
-        by_class: label images by class folder (Tiny ImageNet) instead of a single class.
     """
+    del download, verify
     check_split(split)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size={size!r} is not allowed; it must be an integer >= 1")
@@ -182,35 +188,15 @@ def load_image_folder(
     )  # fmt: skip
 
 
-def load_celeba(
-    *,
-    root: str | os.PathLike[str] | None = None,
-    split: str | None = None,
-    download: bool = False,
-    verify: bool = True,
-    size: int = 32,
-    limit: int | None = None,
-) -> Dataset:
-    """CelebA faces below ``<dir>/celeba/`` (e.g. img_align_celeba/*.jpg): (N, 3, 32, 32), one
-    class."""
-    del download, verify  # not downloadable (the missing-folder error says so); no checksums
-    return load_image_folder("celeba", root=root, split=split, size=size, limit=limit)
-
-
-def load_tiny_imagenet(
-    *,
-    root: str | os.PathLike[str] | None = None,
-    split: str | None = None,
-    download: bool = False,
-    verify: bool = True,
-    size: int = 32,
-    limit: int | None = None,
-) -> Dataset:
-    """Tiny ImageNet from ``<dir>/tiny-imagenet/``, labelled by wnid folder, (N, 3, 32, 32)."""
-    del download, verify  # not downloadable (the missing-folder error says so); no checksums
-    return load_image_folder(
-        "tiny-imagenet", root=root, split=split, size=size, limit=limit, by_class=True
-    )
+load_celeba = preset(
+    load_image_folder, "celeba", False,
+    doc="CelebA faces below ``<dir>/celeba/`` (e.g. img_align_celeba/*.jpg): (N, 3, 32, 32), one "
+    "class.",
+)  # fmt: skip
+load_tiny_imagenet = preset(
+    load_image_folder, "tiny-imagenet", True,
+    doc="Tiny ImageNet from ``<dir>/tiny-imagenet/``, labelled by wnid folder, (N, 3, 32, 32).",
+)  # fmt: skip
 
 
 __all__ = [

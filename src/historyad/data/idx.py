@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from historyad.data.base import Dataset, concat_parts, images_to_unit, splits_for
+from historyad.data.base import Dataset, concat_parts, images_to_unit, preset, splits_for
 from historyad.data.fetch import dataset_dir, fetch
 
 logger = logging.getLogger(__name__)
@@ -208,39 +208,18 @@ def load_idx_dataset(
     return Dataset(name, X, y, classes, is_train, "image", meta={"files": sources})
 
 
-def load_mnist(
-    *,
-    root: str | os.PathLike[str] | None = None,
-    split: str | None = None,
-    download: bool = False,
-    verify: bool = True,
-) -> Dataset:
-    """MNIST digits: 60000 train + 10000 test images (N, 1, 28, 28) in [-1, 1]."""
-    return load_idx_dataset("mnist", root=root, split=split, download=download, verify=verify)
-
-
-def load_fashion_mnist(
-    *,
-    root: str | os.PathLike[str] | None = None,
-    split: str | None = None,
-    download: bool = False,
-    verify: bool = True,
-) -> Dataset:
-    """Fashion-MNIST: 60000 train + 10000 test images (N, 1, 28, 28) in [-1, 1]."""
-    return load_idx_dataset(
-        "fashion-mnist", root=root, split=split, download=download, verify=verify
-    )
-
-
-def load_kmnist(
-    *,
-    root: str | os.PathLike[str] | None = None,
-    split: str | None = None,
-    download: bool = False,
-    verify: bool = True,
-) -> Dataset:
-    """Kuzushiji-MNIST (IDX .gz or the official .npz): (N, 1, 28, 28) in [-1, 1]."""
-    return load_idx_dataset("kmnist", root=root, split=split, download=download, verify=verify)
+load_mnist = preset(
+    load_idx_dataset, "mnist",
+    doc="MNIST digits: 60000 train + 10000 test images (N, 1, 28, 28) in [-1, 1].",
+)  # fmt: skip
+load_fashion_mnist = preset(
+    load_idx_dataset, "fashion-mnist",
+    doc="Fashion-MNIST: 60000 train + 10000 test images (N, 1, 28, 28) in [-1, 1].",
+)  # fmt: skip
+load_kmnist = preset(
+    load_idx_dataset, "kmnist",
+    doc="Kuzushiji-MNIST (IDX .gz or the official .npz): (N, 1, 28, 28) in [-1, 1].",
+)  # fmt: skip
 
 
 __all__ = [

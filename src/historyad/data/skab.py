@@ -13,7 +13,6 @@ Usual protocol per file: fit on the first 400 rows (normal) and score every late
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import os
@@ -22,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from historyad.data.daphnet import Recording
+from historyad.data.base import Recording
+from historyad.data.csvio import data_rows, finite_number, open_csv
 from historyad.data.fetch import fetch
 
 logger = logging.getLogger(__name__)
@@ -98,53 +98,34 @@ def read_skab_csv(path: str | os.PathLike[str]) -> Recording:
     """
     path = Path(path)
     n_ch = len(SKAB_CHANNELS)
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh, delimiter=";")
-            header = _check_header(path, next(reader, None))
-            has_label = LABEL_COLUMN in header
-            has_changepoint = CHANGEPOINT_COLUMN in header
-            times: list[np.datetime64] = []
-            rows: list[list[float]] = []
-            labels: list[int] = []
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not f.strip() for f in row):
-                    continue
-                if len(row) != len(header):
-                    raise ValueError(
-                        f"{path}:{line}: {len(row)} fields; the header has {len(header)}"
-                    )
-                try:
-                    stamp = np.datetime64(row[0].strip(), "s")
-                except ValueError:
-                    stamp = np.datetime64("NaT", "s")
-                if np.isnat(stamp):
-                    raise ValueError(
-                        f"{path}:{line}: {TIME_COLUMN!r} is {row[0]!r}; allowed is a date-time "
-                        "such as '2020-03-09 10:14:33'"
-                    )
-                times.append(stamp)
-                values = []
-                for column, text in zip(SKAB_CHANNELS, row[1 : 1 + n_ch], strict=True):
-                    try:
-                        value = float(text)
-                    except ValueError:
-                        value = math.nan
-                    if not math.isfinite(value):
-                        raise ValueError(
-                            f"{path}:{line}: {column!r} is {text!r}; allowed is a finite number"
-                        )
-                    values.append(value)
-                rows.append(values)
-                if has_label:
-                    labels.append(_flag(path, line, LABEL_COLUMN, row[1 + n_ch]))
-                if has_changepoint:
-                    _flag(path, line, CHANGEPOINT_COLUMN, row[2 + n_ch])
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not a UTF-8 text CSV file: {exc}") from exc
-    if not rows:
-        raise ValueError(f"{path}: the header is followed by no rows")
+    times: list[np.datetime64] = []
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    with open_csv(path, delimiter=";") as reader:
+        header = _check_header(path, next(reader, None))
+        has_label = LABEL_COLUMN in header
+        has_changepoint = CHANGEPOINT_COLUMN in header
+        for line, row in data_rows(path, reader, len(header)):
+            try:
+                stamp = np.datetime64(row[0].strip(), "s")
+            except ValueError:
+                stamp = np.datetime64("NaT", "s")
+            if np.isnat(stamp):
+                raise ValueError(
+                    f"{path}:{line}: {TIME_COLUMN!r} is {row[0]!r}; allowed is a date-time "
+                    "such as '2020-03-09 10:14:33'"
+                )
+            times.append(stamp)
+            rows.append(
+                [
+                    finite_number(path, line, column, text)
+                    for column, text in zip(SKAB_CHANNELS, row[1 : 1 + n_ch], strict=True)
+                ]
+            )
+            if has_label:
+                labels.append(_flag(path, line, LABEL_COLUMN, row[1 + n_ch]))
+            if has_changepoint:
+                _flag(path, line, CHANGEPOINT_COLUMN, row[2 + n_ch])
     X = np.asarray(rows, dtype=np.float32)
     y = np.asarray(labels if has_label else np.zeros(len(rows)), dtype=np.int64)
     if not has_label:

@@ -13,17 +13,11 @@ import os
 
 import numpy as np
 
-from historyad.data.base import Dataset, check_split
+from historyad.data.base import Dataset, check_int, check_split
 
 logger = logging.getLogger(__name__)
 
 DIGITS_TRAIN_FRACTION = 0.75
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= {minimum}")
-    return int(value)
 
 
 def _train_only(name: str, split: str | None) -> None:
@@ -75,7 +69,7 @@ def load_toy_1d(
     """`size` samples of N(0, 1) as a table (size, 1); one class."""
     del root, download, verify
     _train_only("toy-1d", split)
-    size = _check_int("size", size, 1)
+    size = check_int("size", size, 1)
     X = np.random.default_rng(seed).standard_normal((size, 1))
     return Dataset(
         "toy-1d", X, np.zeros(size), ["normal"], np.ones(size, dtype=bool), "table",
@@ -108,8 +102,8 @@ def load_ring_2d(
     """
     del root, download, verify
     _train_only("ring-2d", split)
-    size = _check_int("size", size, 1)
-    n_modes = _check_int("n_modes", n_modes, 1)
+    size = check_int("size", size, 1)
+    n_modes = check_int("n_modes", n_modes, 1)
     if not std > 0:
         raise ValueError(f"std={std!r} is not allowed; it must be > 0")
     rng = np.random.default_rng(seed)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from historyad.data.base import Dataset, concat_parts, splits_for
+from historyad.data.base import Dataset, concat_parts, preset, splits_for
 from historyad.data.fetch import fetch
 
 logger = logging.getLogger(__name__)
@@ -177,17 +177,10 @@ def load_ts_problem(
     return Dataset(name, X, y, list(classes or []), is_train, "series", meta={"files": sources})
 
 
-def load_basicmotions(
-    *,
-    root: str | os.PathLike[str] | None = None,
-    split: str | None = None,
-    download: bool = False,
-    verify: bool = True,
-) -> Dataset:
-    """BasicMotions: 40 train + 40 test series (N, 6, 100), 4 activities."""
-    return load_ts_problem(
-        "basicmotions", "BasicMotions", root=root, split=split, download=download, verify=verify
-    )
+load_basicmotions = preset(
+    load_ts_problem, "basicmotions", "BasicMotions",
+    doc="BasicMotions: 40 train + 40 test series (N, 6, 100), 4 activities.",
+)  # fmt: skip
 
 
 __all__ = ["TSFile", "load_basicmotions", "load_ts_problem", "read_ts"]

@@ -9,15 +9,14 @@ first rows repeat TRAIN. Protocol: fit on the prefix and score every later step,
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from historyad.data.daphnet import Recording
+from historyad.data.base import Recording, check_int
+from historyad.data.csvio import data_rows, finite_number, open_csv
 from historyad.data.fetch import dataset_dir, fetch
 
 logger = logging.getLogger(__name__)
@@ -42,47 +41,24 @@ def read_ucr_anomaly_csv(path: str | os.PathLike[str]) -> Recording:
     stamps: list[int] = []
     values: list[float] = []
     labels: list[int] = []
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            header = [h.strip() for h in next(reader, None) or []]
-            if not header:
-                raise ValueError(f"{path}: empty file; expected the header {','.join(COLUMNS)}")
-            if tuple(header) != COLUMNS:
-                raise ValueError(f"{path}: header {header}; allowed is {list(COLUMNS)}")
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not f.strip() for f in row):
-                    continue
-                if len(row) != len(COLUMNS):
-                    raise ValueError(f"{path}:{line}: {len(row)} fields; the header has 3")
-                parsed = []
-                for column, text in zip(COLUMNS, row, strict=True):
-                    try:
-                        number = float(text)
-                    except ValueError:
-                        number = math.nan
-                    if not math.isfinite(number):
-                        raise ValueError(
-                            f"{path}:{line}: {column!r} is {text!r}; allowed is a finite number"
-                        )
-                    parsed.append(number)
-                stamp, value, label = parsed
-                if not stamp.is_integer():
-                    raise ValueError(
-                        f"{path}:{line}: 'timestamp' is {row[0]!r}; allowed is an integer"
-                    )
-                if label not in (0.0, 1.0):
-                    raise ValueError(
-                        f"{path}:{line}: 'is_anomaly' is {row[2]!r}; allowed are 0 and 1"
-                    )
-                stamps.append(int(stamp))
-                values.append(value)
-                labels.append(int(label))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not a UTF-8 text CSV file: {exc}") from exc
-    if not values:
-        raise ValueError(f"{path}: the header is followed by no rows")
+    with open_csv(path) as reader:
+        header = [h.strip() for h in next(reader, None) or []]
+        if not header:
+            raise ValueError(f"{path}: empty file; expected the header {','.join(COLUMNS)}")
+        if tuple(header) != COLUMNS:
+            raise ValueError(f"{path}: header {header}; allowed is {list(COLUMNS)}")
+        for line, row in data_rows(path, reader, len(COLUMNS)):
+            stamp, value, label = (
+                finite_number(path, line, column, text)
+                for column, text in zip(COLUMNS, row, strict=True)
+            )
+            if not stamp.is_integer():
+                raise ValueError(f"{path}:{line}: 'timestamp' is {row[0]!r}; allowed is an integer")
+            if label not in (0.0, 1.0):
+                raise ValueError(f"{path}:{line}: 'is_anomaly' is {row[2]!r}; allowed are 0 and 1")
+            stamps.append(int(stamp))
+            values.append(value)
+            labels.append(int(label))
     return Recording(
         np.asarray(values, dtype=np.float32)[:, None],
         np.asarray(labels, dtype=np.int64),
@@ -115,8 +91,7 @@ def load_ucr_anomaly(
             TEST not starting with TRAIN's values.
         FileNotFoundError: no TEST file matches, or its TRAIN file is absent (naming the path).
     """
-    if isinstance(series_id, bool) or not isinstance(series_id, int | np.integer) or series_id < 1:
-        raise ValueError(f"series_id={series_id!r} is not allowed; it must be an integer >= 1")
+    check_int("series_id", series_id, 1)
     pattern = f"{int(series_id)}_UCR_Anomaly_*_TEST.csv"
     folder = dataset_dir("ucr-anomaly", root)
     matches = sorted(folder.glob(pattern)) if folder.is_dir() else []

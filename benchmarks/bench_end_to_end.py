@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from historyad.evaluation.experiments.mnist_loo import pyod_available
+from historyad.evaluation.peers import pyod_available
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "end_to_end.json"

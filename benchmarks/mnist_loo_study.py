@@ -28,7 +28,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ import torch
 
 from _mnist_study import add_split_args, cached_gan, table
 from historyad.data import load
-from historyad.detectors import CriticDetector, EncoderDetector, HistoryAD, KNNDetector
+from historyad.evaluation.harness import evaluate_detectors
 from historyad.evaluation.metrics import auprc, auroc
 from historyad.protocols import leave_one_class_out
 from historyad.training.history import OnlineWeightedAverage
@@ -109,36 +108,36 @@ def main() -> None:
         # Pixels are in [-1, 1]: flattened images are not standardised like tables (the cached
         # GAN was trained on the raw pixels too).
         raw: dict[str, Any] = {"standardize": False} if args.flatten else {}
-        t0 = time.perf_counter()
-        row("knn", KNNDetector(n_neighbors=5, **raw).fit(Xtr).decision_function(Xt),
-            time.perf_counter() - t0)
         run = averaged_gan(Xtr, digit, args)
-        common = {**raw, "estimator": "network", "n_epochs": args.epochs,
-                  "saves_per_epoch": args.saves, "alpha": args.alpha, "beta": args.beta,
-                  "dtv_steps": args.dtv_steps, "width": args.width}
-        crit = CriticDetector.from_gan(run, n_epochs=args.epochs, width=args.width, **raw).fit(Xtr)
-        row("critic", crit.decision_function(Xt), run.fit_seconds)
-        if args.encoder:
-            t0 = time.perf_counter()
-            enc = EncoderDetector.from_gan(run, n_epochs=args.epochs, width=args.width,
-                                           encoder_epochs=3.0, **raw)
-            row("encoder", enc.fit(Xtr).decision_function(Xt), time.perf_counter() - t0)
-        t0 = time.perf_counter()  # the library defaults (the knn estimator, its own beta)
-        dflt = HistoryAD.from_gan(run, **raw, n_epochs=args.epochs, saves_per_epoch=args.saves,
-                                  alpha=args.alpha, width=args.width).fit(Xtr)
-        row("historyad (defaults: knn estimator)", dflt.decision_function(Xt),
-            time.perf_counter() - t0)
-        for name, extra in {"historyad": {}, "historyad case 2": {"case": 2},
-                            "historyad no-training": {"train_dtv": False}}.items():
-            t0 = time.perf_counter()
-            det = HistoryAD.from_gan(run, **common, **extra).fit(Xtr)
-            seconds = time.perf_counter() - t0
-            row(name, det.decision_function(Xt), seconds)  # default: score="dtv"
-            two = det.set_params(score="two-sided").decision_function(Xt)
-            row(f"{name} score=two-sided", two, seconds)
+        history = {"saves_per_epoch": args.saves, "alpha": args.alpha}
+        network = {**history, "estimator": "network", "beta": args.beta,
+                   "dtv_steps": args.dtv_steps}
+        variants = {"historyad": {}, "historyad case 2": {"case": 2},
+                    "historyad no-training": {"train_dtv": False}}
+        specs: dict[str, dict[str, Any]] = {
+            "knn": {"name": "knn", "n_neighbors": 5, **raw},
+            "critic": {"name": "critic", **raw},
+            **({"encoder": {"name": "encoder", "encoder_epochs": 3.0, **raw}}
+               if args.encoder else {}),
+            # the library defaults (the estimator's own beta)
+            "historyad (defaults: knn estimator)": {"name": "historyad", **raw, **history},
+            **{name: {"name": "historyad", **raw, **network, **extra}
+               for name, extra in variants.items()},
+        }  # fmt: skip
+        # one fit-and-score path: the harness, every GAN detector on the cached GAN
+        results = evaluate_detectors(Xtr, Xt, yt, specs, gan_run=run, keep_models=True,
+                                     gan={"n_epochs": args.epochs, "width": args.width})
+        models = {r.detector: r.model for r in results}
+        for r in results:
+            row(r.detector, r.scores, r.fit_seconds)
+            if r.detector not in variants:
+                continue
+            det = models[r.detector]
+            row(f"{r.detector} score=two-sided",
+                det.set_params(score="two-sided").decision_function(Xt), r.fit_seconds)
             if args.encoder:  # the idea: HistoryAD plus the encoder's residual
-                row(f"{name} + encoder (z-sum)", zsum((det.set_params(score="dtv"), enc), Xt),
-                    seconds)  # fmt: skip
+                row(f"{r.detector} + encoder (z-sum)",
+                    zsum((det.set_params(score="dtv"), models["encoder"]), Xt), r.fit_seconds)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
     table(rows)

@@ -126,6 +126,18 @@ def test_fit_then_score_round_trip(tmp_path: Path):
     assert f"AUPRC {fit_auprc:.3f}" in result.output  # same split, same model
 
 
+def test_fit_historyad_on_a_short_schedule_announces_its_alpha(tmp_path: Path):
+    out = tmp_path / "h"
+    result = invoke("fit", "-d", "historyad", "--dataset", "digits", "--anomaly", "4",
+                    *TINY_GAN, "-p", "dtv_steps=5", "-p", "saves_per_epoch=2", "--out", out)
+    ok(result)
+    assert "note: historyad: alpha=0.2" in result.output
+    assert json.loads((out / "config.json").read_text())["params"]["alpha"] == 0.2
+    ok(result := invoke("fit", "-d", "historyad", "--dataset", "digits", "--anomaly", "4",
+                        *TINY_GAN, "-p", "dtv_steps=5", "-p", "alpha=0.5", "--out", out))
+    assert "note:" not in result.output
+
+
 def test_score_rejects_a_file_that_is_not_a_model(tmp_path: Path):
     bad = tmp_path / "model.safetensors"
     bad.write_bytes(b"not a model")

@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 
 from historyad.evaluation.benchmark import (
-    SUITE,
-    dominant_period,
     evaluate_split,
     preprocess_for_peers,
     run_benchmark,
-    select_sets,
     summarize,
 )
+from historyad.evaluation.suite import SUITE, dominant_period, select_sets
 from historyad.protocols import Split
 
 

@@ -104,7 +104,7 @@ class _FakeAnoGAN(_FakePeer):
 
 def _fake_pyod(monkeypatch: pytest.MonkeyPatch) -> None:
     """Install a fake ``pyod`` package with the seven peer classes."""
-    from historyad.evaluation.experiments.mnist_loo import PEERS
+    from historyad.evaluation.peers import PEERS
 
     monkeypatch.setitem(sys.modules, "pyod", types.ModuleType("pyod"))
     monkeypatch.setitem(sys.modules, "pyod.models", types.ModuleType("pyod.models"))
@@ -116,7 +116,7 @@ def _fake_pyod(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_peers_with_a_fake_pyod(monkeypatch: pytest.MonkeyPatch) -> None:
-    from historyad.evaluation.experiments.mnist_loo import PEERS, pyod_available, run_peers
+    from historyad.evaluation.peers import PEERS, pyod_available, run_peers
 
     _fake_pyod(monkeypatch)
     assert pyod_available()
@@ -134,7 +134,7 @@ def test_peers_with_a_fake_pyod(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_peers_skipped_without_pyod(monkeypatch: pytest.MonkeyPatch) -> None:
-    from historyad.evaluation.experiments.mnist_loo import run_peers
+    from historyad.evaluation.peers import run_peers
 
     monkeypatch.setitem(sys.modules, "pyod", None)  # import fails
     X = np.zeros((4, 1, 2, 2), np.float32)

@@ -7,6 +7,7 @@ labels other than 0/1, single-class labels and non-finite scores with a clear Va
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 from sklearn import metrics as _skm
@@ -70,6 +71,14 @@ def auroc(y_true: np.ndarray, scores: np.ndarray) -> float:
     return float(_skm.roc_auc_score(y, s))
 
 
+def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """``(auprc, auroc)``; both NaN when ``y_true`` holds one class only (undefined)."""
+    y = np.asarray(y_true)
+    if y.size == 0 or y.min() == y.max():
+        return math.nan, math.nan
+    return auprc(y, scores), auroc(y, scores)
+
+
 def pr_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision-recall curve: (precision (K+1,), recall (K+1,), thresholds (K,)).
 
@@ -90,4 +99,4 @@ def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
     return fpr, tpr, thresholds
 
 
-__all__ = ["auprc", "auroc", "pr_curve", "roc_curve"]
+__all__ = ["auprc", "auroc", "pr_curve", "ranking_metrics", "roc_curve"]

@@ -130,6 +130,13 @@ def result_tables(
     return "\n\n".join(parts)
 
 
+def titled(fig: Any, title: str) -> Any:
+    """``fig`` with ``title`` as its suptitle (font size 10), laid out tightly."""
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def figures_md(paths: list[Path], out_dir: Path) -> str:
     """Markdown image links to ``paths`` relative to ``out_dir``."""
     return "\n".join(f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in paths)
@@ -140,41 +147,6 @@ def timed(fn: Callable[[], R]) -> tuple[R, float]:
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
-
-
-def fit_and_score(
-    label: str,
-    detector: Any,
-    X_train: Any,
-    X_test: Any,
-    y_test: Any,
-    *,
-    dataset: str,
-    protocol: str,
-    anomaly: str,
-    extra_fit_seconds: float = 0.0,
-    **extra: Any,
-) -> tuple[dict[str, Any], Any]:
-    """Fit ``detector`` on ``X_train``, score ``X_test`` and return ``(record, scores)``.
-
-    ``extra_fit_seconds`` adds time spent outside ``fit`` (e.g. a shared GAN's training)."""
-    from historyad.evaluation.metrics import auprc, auroc
-
-    _, fit_s = timed(lambda: detector.fit(X_train))
-    scores, score_s = timed(lambda: detector.decision_function(X_test))
-    rec = {
-        "detector": label,
-        "dataset": dataset,
-        "protocol": protocol,
-        "anomaly": str(anomaly),
-        "auprc": auprc(y_test, scores),
-        "auroc": auroc(y_test, scores),
-        "fit_seconds": round(fit_s + extra_fit_seconds, 3),
-        "score_seconds": round(score_s, 3),
-        **extra,
-    }
-    logger.info("%s %s: AUPRC %.3f AUROC %.3f", label, anomaly, rec["auprc"], rec["auroc"])
-    return rec, scores
 
 
 def run_digits_loo(ctx: RunContext) -> list[dict[str, Any]]:

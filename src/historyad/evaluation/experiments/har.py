@@ -33,12 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from historyad.evaluation.experiments.common import (
-    RunContext,
-    build_config,
-    figures_md,
-    result_tables,
-)
+from historyad.evaluation.experiments import common
+from historyad.evaluation.experiments.common import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +220,7 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     from historyad import plotting
     from historyad.protocols import leave_one_class_out
 
-    cfg = build_config(HARConfig, ctx, QUICK)
+    cfg = common.build_config(HARConfig, ctx, QUICK)
     unknown = sorted(set(cfg.representations) - set(REPRESENTATIONS))
     if unknown or not cfg.representations:
         raise ValueError(
@@ -281,9 +277,9 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     tables = []
     for rep in cfg.representations:
         rows = [r for r in records if r["representation"] == rep and r["dataset"] == ds.name]
-        tables.append(f"### {rep}\n\n{result_tables(rows)}")
+        tables.append(f"### {rep}\n\n{common.result_tables(rows)}")
     if daphnet_records:
-        tables.append(f"### daphnet (windows)\n\n{result_tables(daphnet_records)}")
+        tables.append(f"### daphnet (windows)\n\n{common.result_tables(daphnet_records)}")
     gan0, hist0, rep0 = _gan_settings(cfg, max(1, round(0.8 * (len(ds.y) - len(ds.y) //
                                                                    len(ds.classes)))), ctx)
     report = f"""# har — human activities, leave-one-activity-out (seed 001 §6)
@@ -312,7 +308,7 @@ comparable to it.
 
 ## Figures
 
-{figures_md(figs, ctx.out_dir)}
+{common.figures_md(figs, ctx.out_dir)}
 """
     ctx.finish(records, resolved_config={"experiment": NAME, "dataset_used": ds.name,
                                          **dataclasses.asdict(cfg)},

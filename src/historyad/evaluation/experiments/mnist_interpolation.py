@@ -22,21 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from historyad.evaluation.experiments.common import (
-    RunContext,
-    build_config,
-    figures_md,
-    result_tables,
-)
-from historyad.evaluation.experiments.mnist_loo import (
-    QUICK_FULL_DATA,
-    GANExperimentConfig,
-    check_labels,
-    evaluate_on_gan,
-    gan_kwargs,
-    schedule_md,
-    train_shared_gan,
-)
+from historyad.evaluation.experiments import common
+from historyad.evaluation.experiments import gan_helpers as gh
+from historyad.evaluation.experiments.common import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +32,7 @@ NAME = "mnist-interpolation"
 
 
 @dataclass
-class MnistInterpolationConfig(GANExperimentConfig):
+class MnistInterpolationConfig(gh.GANExperimentConfig):
     """``mnist-interpolation`` settings (plus those of ``GANExperimentConfig``); ``max_test``
     caps the MNIST-vs-KMNIST check set."""
 
@@ -58,7 +46,7 @@ class MnistInterpolationConfig(GANExperimentConfig):
     detectors: list[str] = field(default_factory=lambda: ["historyad", "historyad-no-training"])
 
 
-QUICK: dict[str, Any] = dict(QUICK_FULL_DATA)
+QUICK: dict[str, Any] = dict(gh.QUICK_FULL_DATA)
 
 
 def pick_endpoints(scores: np.ndarray, images: np.ndarray, fraction: float) -> tuple[int, int]:
@@ -98,9 +86,7 @@ def plot_path(
     ax.set_xlabel("t  (z = (1 − t)·z1 + t·z2)")
     ax.set_ylabel("score (higher = more anomalous)")
     ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return common.titled(fig, title)
 
 
 def run(ctx: RunContext) -> list[dict[str, Any]]:
@@ -112,8 +98,8 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     from historyad.evaluation.experiments.mnist_noise import mnist_train_test
     from historyad.protocols import cross_dataset
 
-    cfg = build_config(MnistInterpolationConfig, ctx, QUICK)
-    check_labels(cfg.detectors)
+    cfg = common.build_config(MnistInterpolationConfig, ctx, QUICK)
+    gh.check_labels(cfg.detectors)
     if cfg.path_detector not in cfg.detectors or cfg.path_detector == "knn":
         raise ValueError(
             f"path_detector={cfg.path_detector!r} must be a GAN detector of detectors="
@@ -121,13 +107,13 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
         )
     if cfg.n_draws < 2 or cfg.n_steps < 2 or not 0 < cfg.candidate_fraction <= 1:
         raise ValueError("n_draws and n_steps must be >= 2 and candidate_fraction in (0, 1]")
-    gan = gan_kwargs(cfg, ctx)
+    gan = gh.gan_kwargs(cfg, ctx)
     mnist = load("mnist", root=ctx.data_root)
     kmnist = load("kmnist", split="test", root=ctx.data_root)
     X_train, _ = mnist_train_test(mnist, max_train=cfg.max_train, max_test=1, seed=ctx.seed)
     check = cross_dataset(mnist, kmnist, seed=ctx.seed, max_train=1, max_test=cfg.max_test)
-    shared = train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
-    records, scores, fitted = evaluate_on_gan(
+    shared = gh.train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
+    records, scores, fitted = gh.evaluate_on_gan(
         cfg.detectors, shared, cfg, X_train, check.X_test, check.y_test, dataset="mnist",
         protocol="cross-dataset", anomaly="kmnist", n_train=len(X_train),
     )  # fmt: skip
@@ -189,7 +175,7 @@ from the final generator and scored by `{cfg.path_detector}`; z1 is the lowest-s
 z2 the draw among the {cfg.candidate_fraction:.0%} lowest-scored whose image is farthest from
 G(z1). The path is z(t) = (1 − t)·z1 + t·z2 over {cfg.n_steps} values of t.
 
-{schedule_md(cfg, ctx, shared.run.iters_per_epoch)}
+{gh.schedule_md(cfg, ctx, shared.run.iters_per_epoch)}
 
 ## Scores along the path
 
@@ -206,11 +192,11 @@ the 95 % quantile.
 
 {len(check.y_test)} test images ({int(check.y_test.sum())} KMNIST).
 
-{result_tables(records)}
+{common.result_tables(records)}
 
 ## Figures
 
-{figures_md(figs, ctx.out_dir)}
+{common.figures_md(figs, ctx.out_dir)}
 """
     resolved = {"experiment": NAME, **dataclasses.asdict(cfg)}
     ctx.finish(records, resolved_config=resolved, extra={"interpolation": summary},

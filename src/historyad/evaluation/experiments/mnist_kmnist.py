@@ -20,23 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from historyad.evaluation.experiments.common import (
-    RunContext,
-    build_config,
-    figures_md,
-    result_tables,
-)
-from historyad.evaluation.experiments.mnist_loo import (
-    DTV_TRAINED,
-    QUICK_FULL_DATA,
-    GANExperimentConfig,
-    check_labels,
-    evaluate_on_gan,
-    fit_max_md,
-    gan_kwargs,
-    schedule_md,
-    train_shared_gan,
-)
+from historyad.evaluation.experiments import common
+from historyad.evaluation.experiments import gan_helpers as gh
+from historyad.evaluation.experiments.common import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +31,7 @@ PROTOCOL = "cross-dataset"
 
 
 @dataclass
-class MnistKMNISTConfig(GANExperimentConfig):
+class MnistKMNISTConfig(gh.GANExperimentConfig):
     """``mnist-vs-kmnist`` settings (plus those of ``GANExperimentConfig``).
 
     ``n_val_normal`` MNIST training images are held out (never trained on) and
@@ -59,7 +45,7 @@ class MnistKMNISTConfig(GANExperimentConfig):
     density_detector: str = "historyad"  # whose scores get the per-class figure
 
 
-QUICK: dict[str, Any] = {**QUICK_FULL_DATA, "n_val_normal": 500, "n_val_anomaly": 500}
+QUICK: dict[str, Any] = {**gh.QUICK_FULL_DATA, "n_val_normal": 500, "n_val_anomaly": 500}
 
 
 def split_validation(
@@ -122,9 +108,7 @@ def plot_class_densities(
         ax.set_xlabel("score (higher = more anomalous)", fontsize=8)
         ax.legend(fontsize=6, ncol=2)
         ax.tick_params(labelsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return common.titled(fig, title)
 
 
 def run(ctx: RunContext) -> list[dict[str, Any]]:
@@ -133,11 +117,11 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     from historyad.data import load
     from historyad.protocols import cross_dataset
 
-    cfg = build_config(MnistKMNISTConfig, ctx, QUICK)
-    check_labels(cfg.detectors)
+    cfg = common.build_config(MnistKMNISTConfig, ctx, QUICK)
+    gh.check_labels(cfg.detectors)
     if cfg.n_val_normal < 1:
         raise ValueError(f"n_val_normal={cfg.n_val_normal} is not allowed; it must be >= 1")
-    gan = gan_kwargs(cfg, ctx)
+    gan = gh.gan_kwargs(cfg, ctx)
     mnist = load("mnist", root=ctx.data_root)
     kmnist = load("kmnist", split="test", root=ctx.data_root)
     n_train_total = int(mnist.is_train.sum())
@@ -161,12 +145,12 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
 
     gan_labels = [lab for lab in cfg.detectors if lab != "knn"]
     shared = (
-        train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
+        gh.train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
         if gan_labels else None
     )
     fit_extra = {lab: {"X_val": X_val, "y_val": y_val}
-                 for lab in cfg.detectors if lab in DTV_TRAINED}  # fmt: skip
-    records, scores, fitted = evaluate_on_gan(
+                 for lab in cfg.detectors if lab in gh.DTV_TRAINED}  # fmt: skip
+    records, scores, fitted = gh.evaluate_on_gan(
         cfg.detectors, shared, cfg, X_train, X_test, y_test, dataset="mnist",
         protocol=PROTOCOL, anomaly="kmnist", fit_extra=fit_extra, **sizes,
     )  # fmt: skip
@@ -214,15 +198,15 @@ MNIST test images (normal) vs {sizes["n_test_anomaly"]} KMNIST test images (anom
 Validation (held out, for the along-training curve only): {sizes["n_val_normal"]} MNIST
 training images never trained on + {sizes["n_val_anomaly"]} KMNIST test images removed from
 the test set. One WGAN-GP with its history is shared by the GAN detectors; detector
-hyper-parameters are the defaults except where listed. {fit_max_md(cfg)}
+hyper-parameters are the defaults except where listed. {gh.fit_max_md(cfg)}
 
-{schedule_md(cfg, ctx, shared.run.iters_per_epoch if shared else None)}
+{gh.schedule_md(cfg, ctx, shared.run.iters_per_epoch if shared else None)}
 
 ## Results (test set)
 
 The paper shows this experiment as figures (no table to compare with).
 
-{result_tables(records)}
+{common.result_tables(records)}
 
 ## Along D_TV training
 
@@ -230,7 +214,7 @@ The paper shows this experiment as figures (no table to compare with).
 
 ## Figures
 
-{figures_md(figs, ctx.out_dir)}
+{common.figures_md(figs, ctx.out_dir)}
 """
     resolved = {"experiment": NAME, **dataclasses.asdict(cfg)}
     extra = {"split_sizes": sizes, "along_dtv_training": along}

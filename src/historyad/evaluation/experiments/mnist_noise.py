@@ -18,22 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from historyad.evaluation.experiments.common import (
-    RunContext,
-    build_config,
-    figures_md,
-    result_tables,
-)
-from historyad.evaluation.experiments.mnist_loo import (
-    QUICK_FULL_DATA,
-    GANExperimentConfig,
-    check_labels,
-    fit_detectors,
-    fit_max_md,
-    gan_kwargs,
-    schedule_md,
-    train_shared_gan,
-)
+from historyad.evaluation.experiments import common
+from historyad.evaluation.experiments import gan_helpers as gh
+from historyad.evaluation.experiments.common import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +29,7 @@ PROTOCOL = "corrupted"
 
 
 @dataclass
-class MnistNoiseConfig(GANExperimentConfig):
+class MnistNoiseConfig(gh.GANExperimentConfig):
     """``mnist-noise`` settings (plus those of ``GANExperimentConfig``). ``max_test`` is the
     number of clean MNIST test images (None = all 10 000); each σ adds as many noisy ones."""
 
@@ -51,7 +38,7 @@ class MnistNoiseConfig(GANExperimentConfig):
     density_detector: str = "historyad"
 
 
-QUICK: dict[str, Any] = {**QUICK_FULL_DATA, "max_test": 1000}
+QUICK: dict[str, Any] = {**gh.QUICK_FULL_DATA, "max_test": 1000}
 
 
 def mnist_train_test(
@@ -71,11 +58,11 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     from historyad.evaluation.metrics import auprc, auroc
     from historyad.protocols import corrupted
 
-    cfg = build_config(MnistNoiseConfig, ctx, QUICK)
-    check_labels(cfg.detectors)
+    cfg = common.build_config(MnistNoiseConfig, ctx, QUICK)
+    gh.check_labels(cfg.detectors)
     if not cfg.sigmas or any(not s > 0 for s in cfg.sigmas):
         raise ValueError(f"sigmas={cfg.sigmas!r} is not allowed; give one or more values > 0")
-    gan = gan_kwargs(cfg, ctx)
+    gan = gh.gan_kwargs(cfg, ctx)
     ds = load("mnist", root=ctx.data_root)
     X_train, X_clean = mnist_train_test(
         ds, max_train=cfg.max_train, max_test=cfg.max_test, seed=ctx.seed
@@ -85,13 +72,13 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
               for s in cfg.sigmas}  # fmt: skip
     gan_labels = [lab for lab in cfg.detectors if lab != "knn"]
     shared = (
-        train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
+        gh.train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
         if gan_labels else None
     )
 
     records: list[dict[str, Any]] = []
     dens_scores: dict[str, np.ndarray] = {}
-    for label, (det, fit_s) in fit_detectors(cfg.detectors, shared, cfg, X_train).items():
+    for label, (det, fit_s) in gh.fit_detectors(cfg.detectors, shared, cfg, X_train).items():
         t0 = time.perf_counter()
         clean = det.decision_function(X_clean)
         clean_s = time.perf_counter() - t0
@@ -136,19 +123,19 @@ Train: {len(X_train)} MNIST training images (all digits). Test per σ: {n} MNIST
 (normal) + their copies x + σ·N(0, I){" clipped to [−1, 1]" if cfg.clip else ""} (anomalous),
 σ ∈ {{{", ".join(f"{s:g}" for s in cfg.sigmas)}}}. One WGAN-GP with its history is shared by
 the GAN detectors; detector hyper-parameters are the defaults except where listed.
-{fit_max_md(cfg)}
+{gh.fit_max_md(cfg)}
 
-{schedule_md(cfg, ctx, shared.run.iters_per_epoch if shared else None)}
+{gh.schedule_md(cfg, ctx, shared.run.iters_per_epoch if shared else None)}
 
 ## Results
 
 Columns are the noise levels. The paper shows this experiment as figures only.
 
-{result_tables(records)}
+{common.result_tables(records)}
 
 ## Figures
 
-{figures_md(figs, ctx.out_dir)}
+{common.figures_md(figs, ctx.out_dir)}
 """
     resolved = {"experiment": NAME, **dataclasses.asdict(cfg)}
     extra = {"n_train": len(X_train), "n_clean_test": n}

@@ -30,14 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from historyad.evaluation.experiments.common import (
-    RunContext,
-    build_config,
-    figures_md,
-    fit_and_score,
-    result_tables,
-    timed,
-)
+from historyad.evaluation.experiments import common
+from historyad.evaluation.experiments.common import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +105,10 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     from historyad.config import GANConfig, HistoryConfig, NetConfig
     from historyad.data import load
     from historyad.data.synthetic import ring_centres
-    from historyad.detectors.critic import CriticDetector
-    from historyad.detectors.encoder import EncoderDetector
-    from historyad.detectors.history_ad import HistoryAD
-    from historyad.detectors.knn import KNNDetector
+    from historyad.evaluation.harness import evaluate_detectors
     from historyad.training.trainer import train_gan
 
-    cfg = build_config(Ring2DConfig, ctx, QUICK)
+    cfg = common.build_config(Ring2DConfig, ctx, QUICK)
     alpha = cfg.alpha_fraction * cfg.gp_epochs
     beta = cfg.beta_epochs / cfg.gp_epochs
     ds = load("ring-2d", size=cfg.size, std=cfg.std, n_modes=cfg.n_modes, seed=ctx.seed)
@@ -140,7 +131,8 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     for name, (gcfg, hcfg) in specs.items():
         gcfg = dataclasses.replace(gcfg, batch_size=cfg.batch_size, seed=ctx.seed,
                                    device=ctx.device)
-        runs[name], gan_seconds[name] = timed(lambda g=gcfg, h=hcfg: train_gan(X, g, nets, h))
+        runs[name], gan_seconds[name] = common.timed(
+            lambda g=gcfg, h=hcfg: train_gan(X, g, nets, h))
         runs[name].save(ctx.checkpoint_path(f"gan-{name}"))
         samples = runs[name].sample(cfg.n_samples, seed=ctx.seed).cpu().numpy()
         count, fractions = modes_covered(samples, centres, cfg.std)
@@ -163,30 +155,31 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
                    "lam": cfg.lam, "dtv_steps": cfg.dtv_steps, "dtv_lr": cfg.dtv_lr,
                    "score": "dtv", "estimator": "network"}  # these figures show D_TV's values
     rgp, rclip, rgan = runs["wgan-gp"], runs["wgan-clip"], runs["gan"]
-    detectors: dict[str, tuple[str, Any]] = {
-        "historyad": ("wgan-gp", HistoryAD.from_gan(rgp, **gp_params, **hist_params)),
-        "historyad-no-training": (
-            "wgan-gp", HistoryAD.from_gan(rgp, **gp_params, **hist_params, train_dtv=False)),
-        "critic (wgan-gp)": (
-            "wgan-gp", CriticDetector.from_gan(rgp, **gp_params, threshold_mode="interval")),
-        "encoder (wgan-gp)": (
-            "wgan-gp", EncoderDetector.from_gan(rgp, **gp_params,
-                                                encoder_epochs=cfg.encoder_epochs)),
-        "critic (wgan-clip)": (
-            "wgan-clip", CriticDetector.from_gan(rclip, **base, loss="wgan",
-                                                 n_epochs=cfg.clip_epochs)),
-        "discriminator (gan)": (
-            "gan", CriticDetector.from_gan(rgan, **base, loss="gan", n_epochs=cfg.gan_epochs)),
-        "knn": ("", KNNDetector(n_neighbors=5, standardize=False)),
-    }  # fmt: skip
-    records, test_scores = [], {}
-    for label, (gan_name, det) in detectors.items():
-        rec, scores = fit_and_score(
-            label, det, X, X_test, y_test, dataset=NAME, protocol=PROTOCOL, anomaly="uniform",
-            extra_fit_seconds=gan_seconds.get(gan_name, 0.0), gan=gan_name or None,
-        )  # fmt: skip
-        records.append(rec)
-        test_scores[label] = scores
+    # (GAN, its detector parameters, {label: spec}) in the order of the records
+    groups: list[tuple[str, dict[str, Any], dict[str, dict[str, Any]]]] = [
+        ("wgan-gp", gp_params, {
+            "historyad": {"name": "historyad", **hist_params},
+            "historyad-no-training": {"name": "historyad", **hist_params, "train_dtv": False},
+            "critic (wgan-gp)": {"name": "critic", "threshold_mode": "interval"},
+            "encoder (wgan-gp)": {"name": "encoder", "encoder_epochs": cfg.encoder_epochs}}),
+        ("wgan-clip", {**base, "loss": "wgan", "n_epochs": cfg.clip_epochs},
+         {"critic (wgan-clip)": {"name": "critic"}}),
+        ("gan", {**base, "loss": "gan", "n_epochs": cfg.gan_epochs},
+         {"discriminator (gan)": {"name": "critic"}}),
+        ("", {}, {"knn": {"name": "knn", "n_neighbors": 5, "standardize": False}}),
+    ]  # fmt: skip
+    results = [
+        res
+        for gan_name, params, specs in groups
+        for res in evaluate_detectors(
+            X, X_test, y_test, specs, gan=params, gan_run=runs.get(gan_name), dataset=NAME,
+            protocol=PROTOCOL, anomaly="uniform", keep_models=True,
+            extra={"gan": gan_name or None},
+        )
+    ]  # fmt: skip
+    records = [r.record() for r in results]
+    test_scores = {r.detector: r.scores for r in results}
+    models = {r.detector: r.model for r in results}
 
     # -- fields over the plane -----------------------------------------------------------------
     axis = np.linspace(-cfg.grid_lim, cfg.grid_lim, cfg.grid_n)
@@ -194,11 +187,22 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     grid = np.stack([xx.ravel(), yy.ravel()], axis=1).astype(np.float32)
 
     def field(label: str) -> np.ndarray:
-        return detectors[label][1].decision_function(grid).reshape(xx.shape)
+        return models[label].decision_function(grid).reshape(xx.shape)
 
-    critic_gp = detectors["critic (wgan-gp)"][1]
+    critic_gp = models["critic (wgan-gp)"]
     outside = critic_gp.predict(grid).reshape(xx.shape)
     pts = X[:1500]
+    planes = [  # (values over the plane, colour-bar option, title, figure name)
+        (field("critic (wgan-gp)"), {"label": "D(x)"}, "WGAN-GP critic (low = real)",
+         "critic_wgan_gp"),
+        (outside, {"discrete": ("inside [min, max]", "outside: anomaly")},
+         "WGAN-GP critic confidence interval (train-score range)", "critic_interval"),
+        (field("critic (wgan-clip)"), {"label": "D(x)"}, "WGAN-clip critic", "critic_wgan_clip"),
+        (field("discriminator (gan)"), {"label": "logit P(fake)"}, "Vanilla GAN discriminator",
+         "discriminator_gan"),
+        (field("historyad"), {"label": "D_TV(x)"},
+         "HistoryAD D_TV (≈ −1 normal, ≈ +1 anomalous)", "dtv"),
+    ]  # fmt: skip
     figs = [
         ctx.figure(plotting.plot_samples_2d(
             _snapshot_panels(rgan, cfg.n_panels, cfg.n_samples, ctx.seed), reference=pts,
@@ -227,26 +231,8 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
             rgp.records, keys=["critic_loss", "wasserstein", "gradient_penalty",
                                "generator_loss"], smooth=50, title="WGAN-GP training",
         ), "wgan_gp_curves"),
-        ctx.figure(plotting.plot_scalar_field_2d(
-            xx, yy, field("critic (wgan-gp)"), points=pts, label="D(x)",
-            title="WGAN-GP critic (low = real)",
-        ), "critic_wgan_gp"),
-        ctx.figure(plotting.plot_scalar_field_2d(
-            xx, yy, outside, points=pts, discrete=("inside [min, max]", "outside: anomaly"),
-            title="WGAN-GP critic confidence interval (train-score range)",
-        ), "critic_interval"),
-        ctx.figure(plotting.plot_scalar_field_2d(
-            xx, yy, field("critic (wgan-clip)"), points=pts, label="D(x)",
-            title="WGAN-clip critic",
-        ), "critic_wgan_clip"),
-        ctx.figure(plotting.plot_scalar_field_2d(
-            xx, yy, field("discriminator (gan)"), points=pts, label="logit P(fake)",
-            title="Vanilla GAN discriminator",
-        ), "discriminator_gan"),
-        ctx.figure(plotting.plot_scalar_field_2d(
-            xx, yy, field("historyad"), points=pts, label="D_TV(x)",
-            title="HistoryAD D_TV (≈ −1 normal, ≈ +1 anomalous)",
-        ), "dtv"),
+        *(ctx.figure(plotting.plot_scalar_field_2d(xx, yy, values, points=pts, title=title, **kw),
+                     name) for values, kw, title, name in planes),
         ctx.figure(plotting.plot_score_densities(
             test_scores, y_test, ncols=4, suptitle="Test scores: ring (normal) vs uniform",
         ), "score_densities"),
@@ -292,11 +278,11 @@ on the ring). Every detector trains on the {cfg.size} ring samples. The WGAN-GP 
 confidence interval flags {interval_fraction:.1%} of the plane [−{cfg.grid_lim:g},
 {cfg.grid_lim:g}]² as anomalous.
 
-{result_tables(records)}
+{common.result_tables(records)}
 
 ## Figures
 
-{figures_md(figs, ctx.out_dir)}
+{common.figures_md(figs, ctx.out_dir)}
 """
     extra = {"modes": modes_json, "alpha": alpha, "beta": beta,
              "interval_anomalous_fraction_of_plane": interval_fraction}

@@ -15,16 +15,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from historyad.evaluation.experiments.common import RunContext, build_config, figures_md
-from historyad.evaluation.experiments.mnist_loo import (
-    QUICK_COMMON,
-    GANExperimentConfig,
-    check_labels,
-    evaluate_on_gan,
-    gan_kwargs,
-    schedule_md,
-    train_shared_gan,
-)
+from historyad.evaluation.experiments import common
+from historyad.evaluation.experiments import gan_helpers as gh
+from historyad.evaluation.experiments.common import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +26,7 @@ PROTOCOL = "cross-dataset"
 
 
 @dataclass
-class SavesPerEpochConfig(GANExperimentConfig):
+class SavesPerEpochConfig(gh.GANExperimentConfig):
     """``saves-per-epoch`` settings (plus those of ``GANExperimentConfig``; a
     ``historyad.saves_per_epoch`` there is replaced by each setting)."""
 
@@ -43,7 +36,7 @@ class SavesPerEpochConfig(GANExperimentConfig):
 
 
 # 3000 training images give 9 generator iterations per epoch: 9 saves = every iteration.
-QUICK: dict[str, Any] = {**QUICK_COMMON, "max_train": 3000, "settings": [1, 3, 9]}
+QUICK: dict[str, Any] = {**gh.QUICK_COMMON, "max_train": 3000, "settings": [1, 3, 9]}
 
 
 def run(ctx: RunContext) -> list[dict[str, Any]]:
@@ -52,21 +45,23 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     from historyad.data import load
     from historyad.protocols import cross_dataset
 
-    cfg = build_config(SavesPerEpochConfig, ctx, QUICK)
-    check_labels(cfg.detectors)
+    cfg = common.build_config(SavesPerEpochConfig, ctx, QUICK)
+    gh.check_labels(cfg.detectors)
     if "knn" in cfg.detectors or not cfg.detectors:
         raise ValueError(f"detectors={cfg.detectors} must be GAN detectors (knn has no history)")
     if not cfg.settings or any(int(s) < 1 for s in cfg.settings):
         raise ValueError(f"settings={cfg.settings!r} is not allowed; give integers >= 1")
-    gan = gan_kwargs(cfg, ctx)
+    gan = gh.gan_kwargs(cfg, ctx)
     mnist = load("mnist", root=ctx.data_root)
     kmnist = load("kmnist", split="test", root=ctx.data_root)
     split = cross_dataset(mnist, kmnist, seed=ctx.seed, max_train=cfg.max_train,
                           max_test=cfg.max_test)  # fmt: skip
     records: list[dict[str, Any]] = []
     for s in cfg.settings:
-        shared = train_shared_gan(split.X_train, gan, {**cfg.historyad, "saves_per_epoch": int(s)},
-                                  save_to=ctx.checkpoint_path(f"gan-saves{int(s)}"))
+        shared = gh.train_shared_gan(
+            split.X_train, gan, {**cfg.historyad, "saves_per_epoch": int(s)},
+            save_to=ctx.checkpoint_path(f"gan-saves{int(s)}"),
+        )  # fmt: skip
         recorder = shared.run.recorder
         assert recorder is not None
         info = {
@@ -75,7 +70,7 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
             "iters_per_epoch": int(shared.run.iters_per_epoch),
             "n_snapshots": len(recorder.store.times),
         }
-        recs, _, _ = evaluate_on_gan(
+        recs, _, _ = gh.evaluate_on_gan(
             cfg.detectors, shared, cfg, split.X_train, split.X_test, split.y_test,
             dataset="mnist", protocol=PROTOCOL, anomaly="kmnist", **info,
         )  # fmt: skip
@@ -109,7 +104,7 @@ Train: {len(split.X_train)} MNIST training images; test: {len(split.y_test)} ima
 `effective` is the recorded rate (capped at {records[0]["iters_per_epoch"]} generator
 iterations per epoch); `snapshots in window` counts the snapshots with t ≥ α.
 
-{schedule_md(cfg, ctx, records[0]["iters_per_epoch"])}
+{gh.schedule_md(cfg, ctx, records[0]["iters_per_epoch"])}
 
 ## Results
 
@@ -119,7 +114,7 @@ The paper shows this experiment as a figure only.
 
 ## Figures
 
-{figures_md(figs, ctx.out_dir)}
+{common.figures_md(figs, ctx.out_dir)}
 """
     resolved = {"experiment": NAME, **dataclasses.asdict(cfg)}
     extra = {"n_train": len(split.X_train), "n_test": len(split.y_test)}

@@ -19,23 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from historyad.evaluation.experiments.common import (
-    RunContext,
-    build_config,
-    figures_md,
-    result_tables,
-)
-from historyad.evaluation.experiments.mnist_loo import (
-    QUICK_COMMON,
-    GANExperimentConfig,
-    check_labels,
-    fit_detectors,
-    fit_max_md,
-    gan_kwargs,
-    schedule_md,
-    score_detector,
-    train_shared_gan,
-)
+from historyad.evaluation.experiments import common
+from historyad.evaluation.experiments import gan_helpers as gh
+from historyad.evaluation.experiments.common import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +35,7 @@ PAPER_HISTORYAD = {"cifar10": 0.941, "celeba": 0.976, "tiny-imagenet": 0.949}
 
 
 @dataclass
-class SvhnOthersConfig(GANExperimentConfig):
+class SvhnOthersConfig(gh.GANExperimentConfig):
     """``svhn-vs-others`` settings (plus those of ``GANExperimentConfig``). ``folder_limit``
     caps the images decoded from the image-folder datasets (a fixed random subset, seed 0);
     None decodes all (CelebA: ~200 000)."""
@@ -59,7 +45,7 @@ class SvhnOthersConfig(GANExperimentConfig):
     density_detector: str = "historyad"
 
 
-QUICK: dict[str, Any] = {**QUICK_COMMON, "folder_limit": 2000}
+QUICK: dict[str, Any] = {**gh.QUICK_COMMON, "folder_limit": 2000}
 
 
 def load_dataset(name: str, root: str | None, **params: Any) -> Any:
@@ -122,13 +108,14 @@ def plot_dataset_densities(scores: dict[str, np.ndarray], *, title: str, bins: i
 def run(ctx: RunContext) -> list[dict[str, Any]]:
     """Train on SVHN, test against each other dataset; writes metrics.json, report, figures."""
     from historyad import plotting
+    from historyad.evaluation.harness import score_fitted
     from historyad.protocols import cross_dataset
 
-    cfg = build_config(SvhnOthersConfig, ctx, QUICK)
-    check_labels(cfg.detectors)
+    cfg = common.build_config(SvhnOthersConfig, ctx, QUICK)
+    gh.check_labels(cfg.detectors)
     if not cfg.others:
         raise ValueError("others is empty; name at least one dataset of anomalies")
-    gan = gan_kwargs(cfg, ctx)
+    gan = gh.gan_kwargs(cfg, ctx)
     data = load_all([NORMAL, *cfg.others], ctx.data_root, cfg.folder_limit)
     svhn = data[NORMAL]
     splits = {
@@ -139,20 +126,22 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     X_train = splits[cfg.others[0]].X_train  # identical for every other dataset (same seed)
     gan_labels = [lab for lab in cfg.detectors if lab != "knn"]
     shared = (
-        train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
+        gh.train_shared_gan(X_train, gan, cfg.historyad, save_to=ctx.checkpoint_path("gan"))
         if gan_labels else None
     )
-    fitted = fit_detectors(cfg.detectors, shared, cfg, X_train)
+    fitted = gh.fit_detectors(cfg.detectors, shared, cfg, X_train)
 
     records: list[dict[str, Any]] = []
     dens: dict[str, np.ndarray] = {}
     for name, split in splits.items():
         for label, (det, fit_s) in fitted.items():
-            rec, s = score_detector(
+            res = score_fitted(
                 label, det, fit_s, split.X_test, split.y_test, dataset=NORMAL,
-                protocol=PROTOCOL, anomaly=name, n_train=len(X_train),
-                n_test=len(split.y_test), n_test_anomaly=int(split.y_test.sum()),
+                protocol=PROTOCOL, anomaly=name, extra={
+                    "n_train": len(X_train), "n_test": len(split.y_test),
+                    "n_test_anomaly": int(split.y_test.sum())},
             )  # fmt: skip
+            rec, s = res.record(), res.scores
             records.append(rec)
             if label == cfg.density_detector:
                 dens.setdefault("svhn test", s[split.y_test == 0])
@@ -178,19 +167,19 @@ Train: {len(X_train)} SVHN training images; test per column: SVHN test images (n
 the other dataset's test split, or all of it when it has none (anomalous). Image folders
 (CelebA, Tiny ImageNet) are decoded with at most {cfg.folder_limit} images. One WGAN-GP with
 its history is shared by the GAN detectors; detector hyper-parameters are the defaults except
-where listed. {fit_max_md(cfg)}
+where listed. {gh.fit_max_md(cfg)}
 
-{schedule_md(cfg, ctx, ipe, "the whole SVHN training split: 228")}
+{gh.schedule_md(cfg, ctx, ipe, "the whole SVHN training split: 228")}
 
 Test sets: {sizes}.
 
 ## Results
 
-{result_tables(records, paper=paper)}
+{common.result_tables(records, paper=paper)}
 
 ## Figures
 
-{figures_md(figs, ctx.out_dir)}
+{common.figures_md(figs, ctx.out_dir)}
 """
     resolved = {"experiment": NAME, **dataclasses.asdict(cfg)}
     ctx.finish(records, resolved_config=resolved, extra={"test_sets": sizes}, report_md=report)

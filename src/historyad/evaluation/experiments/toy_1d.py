@@ -27,14 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from historyad.evaluation.experiments.common import (
-    RunContext,
-    build_config,
-    figures_md,
-    fit_and_score,
-    result_tables,
-    timed,
-)
+from historyad.evaluation.experiments import common
+from historyad.evaluation.experiments.common import RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +43,7 @@ class Toy1DConfig:
     size: int = 10000  # training samples of N(0, 1)
     n_epochs: float = 30.0
     batch_size: int = 64
-    lr: float = 2e-4  # Adam (0.5, 0.9), WGAN-GP (seed 001 Alg. 2 with a larger step)
+    gan_lr: float = 2e-4  # Adam (0.5, 0.9), WGAN-GP (seed 001 Alg. 2 with a larger step)
     # λ_GP = 10 fails in 1-D: the two-sided penalty pins |D'| = 1, so a critic that starts with
     # the wrong slope cannot flip it (|D'| would pass through 0) and the generator runs off to
     # ±∞. λ_GP = 1 trains, and the generator oscillates around P_data (seed 000 Fig. 3).
@@ -80,13 +74,12 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     from historyad import plotting
     from historyad.config import GANConfig, HistoryConfig, NetConfig
     from historyad.data import load
-    from historyad.detectors.critic import CriticDetector
-    from historyad.detectors.history_ad import HistoryAD, dtv_optimum
-    from historyad.detectors.knn import KNNDetector
+    from historyad.detectors.history_ad import dtv_optimum
+    from historyad.evaluation.harness import evaluate_detectors
     from historyad.training.history import OnlineWeightedAverage, snapshot_weights
     from historyad.training.trainer import train_gan
 
-    cfg = build_config(Toy1DConfig, ctx, QUICK)
+    cfg = common.build_config(Toy1DConfig, ctx, QUICK)
     if not 0 <= cfg.alpha < cfg.n_epochs:
         raise ValueError(
             f"alpha={cfg.alpha!r} is not allowed; it must lie in [0, n_epochs={cfg.n_epochs})"
@@ -95,14 +88,14 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
 
     # -- GAN with the full history (alpha = 0 keeps the early snapshots for the figure) ----
     gan_cfg = GANConfig.preset(
-        "wgan-gp", n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=ctx.seed,
-        gp_lambda=cfg.gp_lambda, device=ctx.device,
+        "wgan-gp", n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, lr=cfg.gan_lr,
+        seed=ctx.seed, gp_lambda=cfg.gp_lambda, device=ctx.device,
     )  # fmt: skip
     nets = NetConfig(width=cfg.width, latent_dim=cfg.latent_dim)
     hist_cfg = HistoryConfig(
         saves_per_epoch=cfg.saves_per_epoch, alpha=0.0, beta=cfg.beta, record_critic=True
     )
-    run_, gan_s = timed(lambda: train_gan(X, gan_cfg, nets, hist_cfg))
+    run_, gan_s = common.timed(lambda: train_gan(X, gan_cfg, nets, hist_cfg))
     run_.save(ctx.checkpoint_path("gan"))
     recorder = run_.recorder
     assert recorder is not None and recorder.critic_store is not None
@@ -120,9 +113,9 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     run_.history_config = dataclasses.replace(hist_cfg, alpha=cfg.alpha)
 
     # -- detectors ---------------------------------------------------------------------------
-    common = {
+    gan_params = {
         "loss": "wgan-gp", "n_epochs": cfg.n_epochs, "batch_size": cfg.batch_size,
-        "gan_lr": cfg.lr, "gp_lambda": cfg.gp_lambda, "width": cfg.width,
+        "gan_lr": cfg.gan_lr, "gp_lambda": cfg.gp_lambda, "width": cfg.width,
         "latent_dim": cfg.latent_dim,
         "standardize": False, "device": ctx.device, "random_state": ctx.seed,
     }  # fmt: skip
@@ -135,21 +128,18 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
     tails = rng.uniform(2.5, 5.0, (m, 1)) * rng.choice([-1.0, 1.0], (m, 1))
     X_test = np.concatenate([normal, tails]).astype(np.float32)
     y_test = np.r_[np.zeros(len(normal), np.int64), np.ones(len(tails), np.int64)]
-    detectors = {
-        "historyad": HistoryAD.from_gan(run_, **common, **hist_params),
-        "historyad-no-training": HistoryAD.from_gan(run_, **common, **hist_params,
-                                                    train_dtv=False),
-        "critic": CriticDetector.from_gan(run_, **common),
-        "knn": KNNDetector(n_neighbors=5, standardize=False),
+    specs = {
+        "historyad": {"name": "historyad", **hist_params},
+        "historyad-no-training": {"name": "historyad", **hist_params, "train_dtv": False},
+        "critic": {"name": "critic"},
+        "knn": {"name": "knn", "n_neighbors": 5, "standardize": False},
     }
-    records = []
-    for label, det in detectors.items():
-        rec, _ = fit_and_score(
-            label, det, X, X_test, y_test, dataset=NAME, protocol=PROTOCOL, anomaly="tails",
-            extra_fit_seconds=gan_s if label != "knn" else 0.0,
-        )  # fmt: skip
-        records.append(rec)
-    dtv_det = detectors["historyad"]
+    results = evaluate_detectors(X, X_test, y_test, specs, gan=gan_params, gan_run=run_,
+                                 dataset=NAME, protocol=PROTOCOL, anomaly="tails",
+                                 keep_models=True)
+    records = [r.record() for r in results]
+    dtv_det = results[0].model
+    assert dtv_det is not None
 
     # -- densities and D* on a grid -----------------------------------------------------------
     lo, hi, n_grid = float(cfg.grid[0]), float(cfg.grid[1]), int(cfg.grid[2])
@@ -274,11 +264,11 @@ The paper shows these curves as figures only (no numbers to compare with).
 Test: {cfg.n_test_normal} fresh N(0, 1) samples (normal) vs {cfg.n_test_anomaly} uniform
 samples on 2.5 ≤ abs(x) ≤ 5 (anomalies). Not a paper protocol.
 
-{result_tables(records)}
+{common.result_tables(records)}
 
 ## Figures
 
-{figures_md(figs, ctx.out_dir)}
+{common.figures_md(figs, ctx.out_dir)}
 """
     ctx.finish(records, resolved_config={"experiment": NAME, **dataclasses.asdict(cfg)},
                extra=extra, report_md=report)

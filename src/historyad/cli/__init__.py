@@ -1,0 +1,356 @@
+"""The ``historyad`` command line: demo, fit, score, evaluate, benchmark, datasets, reproduce.
+
+Every command takes ``--config FILE.toml``: top-level keys set the command's options (the
+command line wins), ``[params]`` holds detector parameters (as ``--param``), ``[gan]`` and
+``[history]`` the shared GAN of ``evaluate``, and ``[experiment]`` the overrides of a
+``reproduce`` experiment. Errors (bad options, unknown names, missing data) print one
+message and exit with code 2; ``-v`` shows INFO logs and ``--debug`` tracebacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from historyad.cli._plumbing import (
+    _COMMON,
+    _STATE,
+    ANOMALIES_OPT,
+    CONFIG_OPT,
+    DATA_OPT,
+    DATASET_OPT,
+    DETECTORS_OPT,
+    DEVICE_OPT,
+    DOWNLOAD_OPT,
+    FAMILIES_OPT,
+    MODEL_OPT,
+    NORMALS_OPT,
+    OUT_OPT,
+    PARAM_OPT,
+    PROTOCOL_OPT,
+    QUICK_OPT,
+    SEED_OPT,
+    SETS_OPT,
+    CLIError,
+    _common,
+    _echo_tables,
+    _fail,
+    _guarded,
+    _load_toml,
+    _note,
+    _parse_params,
+    _pick,
+    _presence,
+    _setup,
+)
+
+app = typer.Typer(
+    name="historyad",
+    help="GAN-based anomaly detection: HistoryAD, WGAN critic, encoder, inversion, kNN.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="INFO logs on stderr."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="torch CPU threads (default: torch's; 1 on busy machines)."
+    ),
+) -> None:
+    """GAN-based anomaly detection (HistoryAD and WGAN detectors)."""
+    if threads is not None:
+        if threads < 1:
+            _fail(f"--threads {threads} is not allowed; it must be >= 1")
+        import torch
+
+        torch.set_num_threads(threads)
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    _STATE["debug"] = debug
+
+
+@app.command()
+@_guarded
+def demo(
+    out: Path | None = OUT_OPT,
+    device: str | None = DEVICE_OPT,
+    seed: int | None = SEED_OPT,
+    quick: bool = QUICK_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Leave-one-digit-out on scikit-learn's 8×8 digits (offline): AUPRC/AUROC per digit."""
+    from historyad.evaluation.experiments.common import RunContext, run_digits_loo
+
+    toml = _load_toml(config, (*_COMMON, "experiment"))
+    out_p, data_s, device_s, seed_i, quick_b = _common(toml, out, None, device, seed, quick,
+                                                       "runs/demo")
+    ctx = RunContext(out_dir=out_p, quick=quick_b, seed=seed_i, data_root=data_s,
+                     device=device_s, config=dict(toml.get("experiment", {})))
+    records = run_digits_loo(ctx)
+    _echo_tables(records)
+    typer.echo(f"wrote {out_p}/metrics.json, report.md and figures")
+
+
+@app.command()
+@_guarded
+def fit(
+    detector: str | None = typer.Option(None, "--detector", "-d",
+                                        help="Detector name (default: recommended)."),
+    dataset: str | None = DATASET_OPT, protocol: str | None = PROTOCOL_OPT,  # the split
+    anomaly: str | None = typer.Option(None, "--anomaly", help="Anomalous class (loo)."),
+    normal: str | None = typer.Option(None, "--normal", help="Normal class (one-class)."),
+    param: list[str] | None = PARAM_OPT,
+    out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
+    device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
+    download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
+) -> None:
+    """Fit a detector on a protocol's training data; save model.safetensors + config.json."""
+    from historyad.evaluation import jobs
+
+    toml, out_p, data_s, device_s, seed_i, quick_b = _setup(
+        config, ("detector", "dataset", "protocol", "anomaly", "normal", "params", "window",
+                 "stride"), out, data, device, seed, quick, "runs/fit")
+    name = _pick("detector", detector, toml, "recommended")
+    klass = jobs.detector_class(name)
+    ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
+    proto = jobs.protocol_name(_pick("protocol", protocol, toml, "loo"))
+    klass_value = _pick("anomaly" if proto == "loo" else "normal",
+                        anomaly if proto == "loo" else normal, toml, None)
+    params = jobs.detector_params(klass, {**toml.get("params", {}), **_parse_params(param)},
+                                  device=device_s, seed=seed_i, quick=quick_b)
+    if "alpha" in jobs.valid_params(klass):
+        _note(jobs.short_schedule_alpha(params, label=name))
+    window, stride = int(toml.get("window", 64)), int(toml.get("stride", 32))
+    split = jobs.make_split(ds_name, proto, klass_value, data=data_s, seed=seed_i,
+                            quick=quick_b, window=window, stride=stride, download=download)
+    resolved = {"command": "fit", "detector": name, "params": params, "dataset": ds_name,
+                "protocol": proto, "anomaly": anomaly if proto == "loo" else None,
+                "normal": normal if proto == "one-class" else None, "class": klass_value,
+                "window": window, "stride": stride}
+    ctx = jobs.run_context(out_p, quick=quick_b, seed=seed_i, data=data_s, device=device_s)
+    record, path = jobs.run_fit(name, params, split, ctx=ctx, resolved=resolved,
+                                echo=typer.echo)
+    typer.echo(f"saved {path} (test AUPRC {record['auprc']:.3f}, AUROC {record['auroc']:.3f})")
+
+
+@app.command()
+@_guarded
+def score(
+    model: Path | None = MODEL_OPT,
+    dataset: str | None = typer.Option(None, "--dataset", help="Default: the model's."),
+    protocol: str | None = typer.Option(None, "--protocol", help="Default: the model's."),
+    anomaly: str | None = typer.Option(None, "--anomaly", help="Default: the model's."),
+    normal: str | None = typer.Option(None, "--normal", help="Default: the model's."),
+    out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
+    device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
+    download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
+) -> None:
+    """Score a protocol's test split with a saved model; write index,label,score,prediction."""
+    from historyad.detectors.base import BaseDetector
+    from historyad.evaluation import jobs
+    from historyad.evaluation.metrics import ranking_metrics
+
+    toml = _load_toml(config, (*_COMMON, "model", "dataset", "protocol", "anomaly", "normal",
+                               "window", "stride"))
+    model_p = _pick("model", model, toml, None)
+    if not model_p:
+        raise CLIError("--model is required (a model.safetensors written by `historyad fit`)")
+    model_p = Path(model_p)
+    saved: dict[str, Any] = {}
+    if (model_p.parent / "config.json").is_file():
+        saved = json.loads((model_p.parent / "config.json").read_text())
+    toml = {**{k: saved[k] for k in ("dataset", "protocol", "seed", "quick", "window",
+                                     "stride", "data_root") if saved.get(k) is not None},
+            **toml}
+    if "data_root" in toml:
+        toml.setdefault("data", toml.pop("data_root"))
+    out_p, data_s, _, seed_i, quick_b = _common(toml, out, data, device, seed, quick,
+                                                "scores.csv")
+    ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
+    proto = jobs.protocol_name(_pick("protocol", protocol, toml, "loo"))
+    cli_class = anomaly if proto == "loo" else normal
+    klass_value = cli_class if cli_class is not None else saved.get("class")
+    det = BaseDetector.load(model_p)
+    split = jobs.make_split(ds_name, proto, klass_value, data=data_s, seed=seed_i,
+                            quick=quick_b, window=int(toml.get("window", 64)),
+                            stride=int(toml.get("stride", 32)), download=download)
+    scores = det.decision_function(split.X_test)
+    preds = det.predict(split.X_test)
+    out_p.parent.mkdir(parents=True, exist_ok=True)
+    with out_p.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["index", "label", "score", "prediction"])
+        for i, (y, s, p) in enumerate(zip(split.y_test, scores, preds, strict=True)):
+            writer.writerow([i, int(y), f"{float(s):.8g}", int(p)])
+    ap, roc = ranking_metrics(split.y_test, scores)
+    typer.echo(f"wrote {len(scores)} scores to {out_p} (AUPRC {ap:.3f}, AUROC {roc:.3f})")
+
+
+@app.command()
+@_guarded
+def evaluate(
+    dataset: str | None = DATASET_OPT, protocol: str | None = PROTOCOL_OPT,  # the split
+    detector: list[str] | None = DETECTORS_OPT,
+    anomaly: list[str] | None = ANOMALIES_OPT,
+    normal: list[str] | None = NORMALS_OPT,
+    param: list[str] | None = PARAM_OPT,
+    out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
+    device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
+    download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
+) -> None:
+    """Detectors on a dataset + protocol (one shared GAN) -> metrics.json, report.md."""
+    from historyad.data import load
+    from historyad.evaluation import jobs
+
+    toml, out_p, data_s, device_s, seed_i, quick_b = _setup(
+        config, ("dataset", "protocol", "detector", "anomaly", "normal", "params", "gan",
+                 "history", "window", "stride"), out, data, device, seed, quick, "runs/evaluate")
+    ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
+    proto = jobs.protocol_name(_pick("protocol", protocol, toml, "loo"))
+    names = list(_pick("detector", detector, toml, ["recommended", "knn"]))
+    specs, gan, history, notes = jobs.evaluate_settings(
+        names, {**toml.get("params", {}), **_parse_params(param)}, gan=toml.get("gan", {}),
+        history=toml.get("history", {}), device=device_s, seed=seed_i, quick=quick_b)
+    for note in notes:
+        _note(note)
+    cli_classes = anomaly if proto == "loo" else normal
+    wanted = _pick("anomaly" if proto == "loo" else "normal", cli_classes, toml, None)
+    if proto == "windows":
+        wanted = ["anomalous windows"]
+    elif not wanted:
+        wanted = list(load(ds_name, root=data_s, download=download).classes)
+    elif isinstance(wanted, str | int):
+        wanted = [wanted]
+    ctx = jobs.run_context(out_p, quick=quick_b, seed=seed_i, data=data_s, device=device_s)
+    records = jobs.run_evaluate(
+        ds_name, proto, wanted, specs=specs, gan=gan, history=history, ctx=ctx,
+        window=int(toml.get("window", 64)), stride=int(toml.get("stride", 32)),
+        download=download, echo_err=lambda m: typer.echo(m, err=True))
+    _echo_tables(records)
+    typer.echo(f"wrote {out_p}/metrics.json and report.md")
+
+
+@app.command()
+@_guarded
+def benchmark(
+    quick: bool = typer.Option(False, "--quick", help="Quick sets and schedules (≤ 30 min on "
+                               "two CPU cores)."),
+    set_: list[str] | None = SETS_OPT,
+    family: list[str] | None = FAMILIES_OPT,
+    detector: list[str] | None = DETECTORS_OPT,
+    no_peers: bool = typer.Option(False, "--no-peers", help="Leave out PyOD's KNN, LOF, "
+                                  "IForest and ECOD."),
+    out: Path | None = OUT_OPT,
+    data: str | None = DATA_OPT,
+    seed: int | None = SEED_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Every detector and the PyOD peers on images, tables and series: benchmark.json,
+    benchmark.md (per-set AUPRC, family means, mean ranks, worst gaps) and ranks.png."""
+    from historyad.evaluation.benchmark import LINEUP, run_benchmark
+    from historyad.evaluation.jobs import detector_class
+
+    toml = _load_toml(config, ("quick", "set", "family", "detector", "no_peers", "out", "data",
+                               "seed"))
+    out_p, data_s, _, seed_i, quick_b = _common(toml, out, data, None, seed, quick,
+                                                "runs/benchmark")
+    names = list(_pick("detector", detector, toml, list(LINEUP)))
+    for n in names:
+        detector_class(n)
+    lineup = {n: LINEUP.get(n, {"name": n}) for n in names}
+    result = run_benchmark(
+        quick=quick_b, data_root=data_s, seed=seed_i,
+        sets=list(_pick("set", set_, toml, [])), families=list(_pick("family", family, toml, [])),
+        detectors=lineup, peers=[] if _pick("no_peers", no_peers, toml, False) else None,
+        out_dir=out_p,
+    )
+    summary = result.summary
+    for fam, f in summary.get("families", {}).items():
+        best = sorted(f["mean_auprc"].items(), key=lambda kv: -kv[1])
+        typer.echo(f"{fam} ({f['sets']} sets) mean AUPRC: "
+                   + ", ".join(f"{d} {v:.3f}" for d, v in best))
+    if summary.get("mean_rank"):
+        ranked = sorted(summary["mean_rank"].items(), key=lambda kv: kv[1])
+        typer.echo("mean rank: " + ", ".join(f"{d} {r:.2f}" for d, r in ranked))
+    typer.echo(f"wrote {out_p}/benchmark.json, benchmark.md and ranks.png")
+
+
+@app.command()
+@_guarded
+def datasets(
+    data: str | None = DATA_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Registered datasets: kind, present locally, where looked for, downloadable."""
+    from historyad.data import DATASETS, ENV_VAR, data_home, dataset_dir
+
+    toml = _load_toml(config, ("data",))
+    root = _pick("data", data, toml, None)
+    source = "--data" if root else f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "pooch cache"
+    typer.echo(f"data folder: {data_home(root)} (from {source})")
+    rows = [("name", "kind", "present", "downloadable", "looked in")]
+    for name, info in DATASETS.items():
+        where = "(in memory)" if not info.files else str(dataset_dir(name, root))
+        rows.append((name, info.kind, _presence(name, root), "yes" if info.downloadable
+                     else "no", where))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            typer.echo("  ".join("-" * w for w in widths))
+
+
+@app.command()
+@_guarded
+def reproduce(
+    name: str | None = typer.Argument(None, help="Experiment name (see --list)."),
+    list_: bool = typer.Option(False, "--list", help="List the experiments."),
+    out: Path | None = OUT_OPT,
+    data: str | None = DATA_OPT,
+    device: str | None = DEVICE_OPT,
+    seed: int | None = SEED_OPT,
+    quick: bool = QUICK_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Run a paper experiment: metrics.json, config.json, report.md and figures in --out."""
+    import importlib
+
+    from historyad.evaluation.experiments import EXPERIMENTS, load_experiment
+    from historyad.evaluation.experiments.common import RunContext
+
+    if list_:
+        for key, target in EXPERIMENTS.items():
+            module = target.partition(":")[0]
+            ok = importlib.util.find_spec(module) is not None
+            typer.echo(f"{key:22s} {target}{'' if ok else '  (module not available yet)'}")
+        return
+    toml = _load_toml(config, (*_COMMON, "name", "experiment"))
+    name = _pick("name", name, toml, None)
+    if not name:
+        raise CLIError(f"give an experiment name; choose one of {sorted(EXPERIMENTS)}")
+    if name not in EXPERIMENTS:
+        raise CLIError(f"experiment {name!r} is unknown; choose one of {sorted(EXPERIMENTS)}")
+    out_p, data_s, device_s, seed_i, quick_b = _common(toml, out, data, device, seed, quick,
+                                                       f"runs/{name}")
+    run_fn = load_experiment(name)
+    ctx = RunContext(out_dir=out_p, quick=quick_b, seed=seed_i, data_root=data_s,
+                     device=device_s, config=dict(toml.get("experiment", {})))
+    typer.echo(f"running {name}{' (quick)' if quick_b else ''} -> {out_p}")
+    records = run_fn(ctx)
+    _echo_tables(records)
+    typer.echo(f"wrote {out_p}/metrics.json, config.json, report.md and figures")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

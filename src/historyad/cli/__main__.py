@@ -1,0 +1,5 @@
+"""``python -m historyad.cli``."""
+
+from historyad.cli import main
+
+main()

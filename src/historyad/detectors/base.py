@@ -134,10 +134,6 @@ class BaseDetector(BaseEstimator):
         and what is allowed; ``fit`` calls this before any training."""
         check_params(self.get_params(deep=False), self.parameter_constraints())
 
-    def _check_params(self) -> None:
-        """``_validate_params`` under its former name (evaluation.experiments.mnist_loo)."""
-        self._validate_params()
-
     # -- the estimator API -------------------------------------------------------------
     def fit(self, X: ArrayLike, y: Any = None) -> Self:
         """Train on normal data ``X``; ``y`` is ignored (present for sklearn pipelines).

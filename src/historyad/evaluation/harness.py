@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from historyad.detectors.base import BaseDetector
-from historyad.detectors.gan_base import GANDetector
+from historyad.detectors.gan_base import GAN_PARAMETERS, GANDetector
 from historyad.detectors.registry import get_detector
 from historyad.evaluation.metrics import ranking_metrics
 
@@ -33,10 +33,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: The GAN parameters every GAN detector shares (the ``gan`` settings of the harness, the
-#: ``[gan]`` table of ``historyad evaluate`` and ``[experiment.gan]`` of the experiments).
-GAN_KEYS = ("loss", "n_epochs", "batch_size", "n_critic", "gp_lambda", "gan_lr", "net_size",
-            "width", "latent_dim", "min_iterations", "device", "random_state", "standardize")
+#: The GAN parameters every GAN detector shares: ``gan_base.GAN_PARAMETERS`` but ``progress``
+#: (the caller's), plus ``device`` and ``standardize``. They are the ``gan`` settings of the
+#: harness, ``[gan]`` of ``historyad evaluate`` and ``[experiment.gan]`` of the experiments.
+GAN_KEYS = (*(k for k in GAN_PARAMETERS if k != "progress"), "device", "standardize")
 #: HistoryAD's generator-history parameters (the ``history`` settings, ``[history]``).
 HISTORY_KEYS = ("saves_per_epoch", "alpha", "beta")
 

@@ -46,7 +46,7 @@ def cached_gan(X: np.ndarray, digit: int, *, epochs: float, saves: int, cache: s
     tag += f"_g{seed}" if seed else ""
     return train_gan(
         torch.from_numpy(X),
-        GANConfig(n_epochs=epochs, seed=seed, checkpoint_dir=f"{cache}/{tag}"),
+        GANConfig(n_epochs=epochs, random_state=seed, checkpoint_dir=f"{cache}/{tag}"),
         NetConfig(width=width),
         HistoryConfig(saves_per_epoch=saves, alpha=0.0, beta=0.0, record_critic=True),
         resume=True,

@@ -1,6 +1,6 @@
 """Benchmark 2: peak RSS and bytes written by the generator history, at the ``paper`` size.
 
-Every variant trains the same WGAN-GP (conv2d nets, ``NetConfig(size="paper")``: ~4.6 M
+Every variant trains the same WGAN-GP (conv2d nets, ``NetConfig(net_size="paper")``: ~4.6 M
 parameters in G, ~5.3 M in the critic) for ``--epochs`` epochs with ``--saves`` snapshots per
 epoch, in a FRESH child process, and reports that child's peak RSS (``VmHWM``), its bytes
 written (``wchar`` of ``/proc/self/io``: every ``write()`` call, page cache included), the
@@ -9,7 +9,7 @@ store's own byte count and the wall time. Variants:
 - ``no-history``: ``train_gan(..., history=None)`` (the reference for the 1.2x target);
 - ``memory/fp32`` (the library default), ``memory/fp16``, ``disk/fp32``, ``disk/fp16``;
 - ``paper: all G+D states in memory``: every generator AND critic state kept in memory as
-  float32 (``HistoryConfig(store="memory", record_critic=True)``), the paper's approach.
+  float32 (``HistoryConfig(history_store="memory", record_critic=True)``), the paper's approach.
   In the default (quick) run it trains ``--paper-epochs`` = 1 epoch (50 G + 50 D snapshots,
   ~2 GB) and its peak RSS at ``epochs x saves`` snapshots is EXTRAPOLATED linearly (measured
   peak + the missing snapshots' bytes; the memory/fp32 row checks such an extrapolation
@@ -62,7 +62,7 @@ from historyad.training import train_gan
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "history_memory.json"
 SHAPE = (1, 28, 28)
-NETS = NetConfig(size="paper")
+NETS = NetConfig(net_size="paper")
 
 #: variant -> (store, dtype, record_critic); None = no history
 VARIANTS: dict[str, tuple[str, str, bool] | None] = {
@@ -131,7 +131,7 @@ def child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     history = None
     if spec is not None:
         store, dtype, record_critic = spec
-        history = HistoryConfig(saves_per_epoch=args.saves, alpha=0.0, store=store,
+        history = HistoryConfig(saves_per_epoch=args.saves, alpha=0.0, history_store=store,
                                 store_dtype=dtype, record_critic=record_critic,
                                 store_dir=str(tmp / "store") if store == "disk" else None)
     trace: list[tuple[int, float, float]] = [(0, rss_now_mb(), peak_rss_mb())]

@@ -85,7 +85,7 @@ def train_iters(X: np.ndarray, width: int, iters: int, device: str) -> list[floa
             torch.cuda.synchronize()
         stamps.append(time.perf_counter())
 
-    run = train_gan(X, cfg, NetConfig(size="cpu", width=width), callback=callback)
+    run = train_gan(X, cfg, NetConfig(net_size="cpu", width=width), callback=callback)
     assert len(run.records["gen_iter"]) == iters
     return list(np.diff(stamps))
 
@@ -176,7 +176,7 @@ def main() -> None:
     for w in args.widths:
         c = run_child("width", args.width_n, w, argv)
         it_s = statistics.median(width_t[w])
-        nets = NetConfig(size="cpu", width=w)
+        nets = NetConfig(net_size="cpu", width=w)
         width_rows.append({
             "width": w,
             "params_generator": count_parameters(build_generator(SHAPE, nets)),

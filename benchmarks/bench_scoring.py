@@ -83,7 +83,7 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Any], np.ndarray, dict[st
     run = train_gan(
         X,
         GANConfig(n_epochs=args.gan_epochs, device=args.device),
-        NetConfig(size="cpu"),
+        NetConfig(net_size="cpu"),
         HistoryConfig(saves_per_epoch=saves, alpha=1.0, beta=3.0),
     )
     gan_s = time.perf_counter() - t0

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "training.json"
 SHARED = Path(os.environ.get("HISTORYAD_SHARED_DATA", ROOT.parent / "shared" / "data"))
 SHAPE = (1, 28, 28)
-NETS = NetConfig(size="cpu")
+NETS = NetConfig(net_size="cpu")
 BATCH, N_CRITIC = 64, 5
 
 
@@ -104,7 +104,7 @@ def child(variant: str, n: int, gen_iters: int, threads: int) -> None:
             history = None
             if variant != "trainer":
                 store = variant.split("+")[1]
-                history = HistoryConfig(saves_per_epoch=50, alpha=0.0, store=store,
+                history = HistoryConfig(saves_per_epoch=50, alpha=0.0, history_store=store,
                                         store_dir=os.path.join(tmp, "store"))
                 per_epoch = max(1, n // (BATCH * N_CRITIC))
                 snaps = (gen_iters * min(50, per_epoch)) // per_epoch

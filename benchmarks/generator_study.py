@@ -96,7 +96,8 @@ def study_split(name: str, split: Any, args: argparse.Namespace) -> list[dict[st
     # the snapshot recorded there (a constant learning rate makes a 2000-iteration run's
     # first 500 iterations a 500-iteration run)
     per_epoch = args.iterations // 5
-    run = train_gan(Xtr, GANConfig(n_epochs=5.0, min_iterations=args.iterations, seed=args.seed),
+    run = train_gan(Xtr, GANConfig(n_epochs=5.0, min_iterations=args.iterations,
+                                   random_state=args.seed),
                     NetConfig(), HistoryConfig(saves_per_epoch=per_epoch // 20, alpha=0.0,
                                                beta=0.0))
     gan_s = time.perf_counter() - t0

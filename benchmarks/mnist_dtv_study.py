@@ -60,7 +60,7 @@ def main() -> None:
     hist_cfg = HistoryConfig(saves_per_epoch=args.saves, alpha=0.0, beta=0.0, record_critic=True)
     run = train_gan(
         torch.from_numpy(Xtr),
-        GANConfig(n_epochs=args.epochs, seed=0,
+        GANConfig(n_epochs=args.epochs, random_state=0,
                   checkpoint_dir=f"{args.cache}/d{args.digit}_e{args.epochs}_s{args.saves}"),
         NetConfig(),
         hist_cfg,

@@ -79,7 +79,7 @@ def main() -> None:
 
         run = train_gan(
             torch.from_numpy(Xtr),
-            GANConfig(n_epochs=args.epochs, seed=0),
+            GANConfig(n_epochs=args.epochs, random_state=0),
             NetConfig(width=args.width),
             HistoryConfig(saves_per_epoch=args.saves, alpha=args.alpha, beta=args.beta),
         )

@@ -9,6 +9,12 @@ Constraints (``Options``, ``Interval``, ``Check``) are declared per class in a d
 parameter -> constraint (scikit-learn's ``_parameter_constraints`` in spirit) and checked
 by one routine, ``check_params``, whose errors name the parameter, the value and what is
 allowed: ``"case=3 is not allowed; choose one of [1, 2]"``.
+
+One knob, one name: a config field that a detector parameter sets carries that parameter's
+name (``GANConfig.gan_lr`` is ``HistoryAD(gan_lr=...)`` is ``-p gan_lr=...`` on the command
+line). Configs written before the fields were renamed (checkpoints, ``GANRun.save``) still
+load: each class's ``RENAMED_FIELDS`` maps an old field name to its new one, and
+``from_dict`` / ``upgrade_dict`` apply it.
 """
 
 from __future__ import annotations
@@ -162,12 +168,14 @@ def _check_fields(cfg: Any) -> None:
 class NetConfig:
     """Network family and size; the family (mlp / conv1d / conv2d) follows the data shape."""
 
-    size: NetSize = "cpu"  # "paper": ~5 M parameters per G and D (seed 000 §4.1)
+    net_size: NetSize = "cpu"  # "paper": ~5 M parameters per G and D (seed 000 §4.1)
     width: int | None = None  # base channel / hidden width; None = the size's default
     latent_dim: int | None = None  # None = size default (2 for 2-D toys, 100 for images)
 
+    #: old field name -> new (detector parameter) name, for configs saved before the rename
+    RENAMED_FIELDS: ClassVar[dict[str, str]] = {"size": "net_size"}
     constraints: ClassVar[dict[str, Constraint]] = {
-        "size": Options("cpu", "paper"),
+        "net_size": Options("cpu", "paper"),
         "width": Interval(int, gt=0, optional=True),
         "latent_dim": Interval(int, gt=0, optional=True),
     }
@@ -187,24 +195,26 @@ class GANConfig:
     gp_lambda: float = 10.0  # λ_GP, seed 001 Alg. 2
     clip: float = 0.01  # weight clipping c for loss="wgan", seed 001 §3.2
     optimizer: Literal["adam", "rmsprop"] = "adam"
-    lr: float = 1e-4  # seed 001 Alg. 2 (WGAN-GP); 5e-5 with RMSprop for WGAN-clip
+    gan_lr: float = 1e-4  # seed 001 Alg. 2 (WGAN-GP); 5e-5 with RMSprop for WGAN-clip
     betas: tuple[float, float] = (0.5, 0.9)  # Adam β, seed 001 Alg. 2
     lr_decay: float | None = None  # final lr / initial lr, linear decay; None = constant
     # floor on the generator iterations: an epoch is stretched to ceil(min_iterations /
     # n_epochs) iterations when one pass over the data gives fewer (0 = no floor)
     min_iterations: int = 0
-    seed: int = 0
+    random_state: int = 0  # seeds the nets, the latents and the data permutations
     device: str = "cpu"
     progress: bool = False
     checkpoint_dir: str | None = None  # safetensors + JSON each epoch when set
 
+    #: old field name -> new (detector parameter) name, for configs saved before the rename
+    RENAMED_FIELDS: ClassVar[dict[str, str]] = {"lr": "gan_lr", "seed": "random_state"}
     constraints: ClassVar[dict[str, Constraint]] = {
         "loss": Options("gan", "wgan", "wgan-gp"),
         "optimizer": Options("adam", "rmsprop"),
         "n_epochs": Interval(float, gt=0),
         "batch_size": Interval(int, gt=0),
         "n_critic": Interval(int, gt=0),
-        "lr": Interval(float, gt=0),
+        "gan_lr": Interval(float, gt=0),
         "gp_lambda": Interval(float, ge=0),
         "clip": Interval(float, gt=0),
         "min_iterations": Interval(int, ge=0),
@@ -220,13 +230,14 @@ class GANConfig:
         """Named presets from the papers: "wgan-gp", "wgan-clip", "gan", "historyad"."""
         presets: dict[str, dict[str, Any]] = {
             # seed 001 Alg. 2
-            "wgan-gp": dict(loss="wgan-gp", optimizer="adam", lr=1e-4, betas=(0.5, 0.9)),
+            "wgan-gp": dict(loss="wgan-gp", optimizer="adam", gan_lr=1e-4, betas=(0.5, 0.9)),
             # seed 001 §3.2 (Arjovsky et al.): RMSprop 5e-5, c = 0.01
-            "wgan-clip": dict(loss="wgan", optimizer="rmsprop", lr=5e-5, n_critic=5),
+            "wgan-clip": dict(loss="wgan", optimizer="rmsprop", gan_lr=5e-5, n_critic=5),
             # seed 001 Alg. 1 (Goodfellow et al.): one D step per G step
-            "gan": dict(loss="gan", optimizer="adam", lr=2e-4, betas=(0.5, 0.999), n_critic=1),
+            "gan": dict(loss="gan", optimizer="adam", gan_lr=2e-4, betas=(0.5, 0.999),
+                        n_critic=1),
             # seed 000 §4.3: WGAN-GP with Adam and a learning rate decreasing from 5e-4
-            "historyad": dict(loss="wgan-gp", optimizer="adam", lr=5e-4, lr_decay=0.1),
+            "historyad": dict(loss="wgan-gp", optimizer="adam", gan_lr=5e-4, lr_decay=0.1),
         }
         if name not in presets:
             raise ValueError(f"preset={name!r} is not allowed; choose one of {sorted(presets)}")
@@ -242,16 +253,18 @@ class HistoryConfig:
     beta: float = 3.0  # time weight e^(−βt); β > 0 favours early snapshots
     # "auto": in memory while the projected snapshots fit in memory_budget_mb, else on disk
     # (250 snapshots of a 5 M-parameter G are 5 GB in fp32; the disk store holds one at a time)
-    store: StoreKind = "auto"
+    history_store: StoreKind = "auto"
     memory_budget_mb: float = 256.0
     store_dir: str | None = None  # where the disk store writes; None = a temp dir
     store_dtype: Literal["float32", "float16"] = "float32"
     record_critic: bool = False  # keep critic snapshots too (the average is online anyway)
 
+    #: old field name -> new (detector parameter) name, for configs saved before the rename
+    RENAMED_FIELDS: ClassVar[dict[str, str]] = {"store": "history_store"}
     constraints: ClassVar[dict[str, Constraint]] = {
         "saves_per_epoch": Interval(int, gt=0),
         "alpha": Interval(float, ge=0),
-        "store": Options("auto", "memory", "disk"),
+        "history_store": Options("auto", "memory", "disk"),
         "memory_budget_mb": Interval(float, ge=0),
         "store_dtype": Options("float32", "float16"),
     }
@@ -263,27 +276,32 @@ class HistoryConfig:
 @dataclass
 class DTVConfig:
     """D_TV training (seed 000 §3.3, eq. 10). ``HistoryAD`` builds one from its ``dtv_*``,
-    ``lam``, ``case`` and ``wide_std`` parameters, whose constraints are these fields'."""
+    ``batch_size``, ``lam``, ``case`` and ``wide_std`` parameters, fields of the same names
+    whose constraints they take."""
 
-    n_steps: int = 1500
+    dtv_steps: int = 1500
     batch_size: int = 64
-    lr: float = 1e-4
+    dtv_lr: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.9)
     lam: float = 10.0  # λ in eq. 10
     case: Literal[1, 2] = 1  # 2: half the latents from a wider P_Z'
     wide_std: float = 2.0  # std of P_Z' (case 2)
-    gp_lambda: float = 0.0  # optional gradient penalty on D_TV (our extension)
-    noise: float = 0.0  # instance-noise std on D_TV's inputs (our extension)
+    dtv_gp: float = 0.0  # optional gradient penalty on D_TV (our extension)
+    dtv_noise: float = 0.0  # instance-noise std on D_TV's inputs (our extension)
 
+    #: old field name -> new (detector parameter) name, for configs saved before the rename
+    RENAMED_FIELDS: ClassVar[dict[str, str]] = {
+        "n_steps": "dtv_steps", "lr": "dtv_lr", "gp_lambda": "dtv_gp", "noise": "dtv_noise",
+    }
     constraints: ClassVar[dict[str, Constraint]] = {
-        "n_steps": Interval(int, ge=0),
+        "dtv_steps": Interval(int, ge=0),
         "batch_size": Interval(int, gt=0),
-        "lr": Interval(float, gt=0),
+        "dtv_lr": Interval(float, gt=0),
         "lam": Interval(float, ge=0),
         "case": Options(1, 2),
         "wide_std": Interval(float, gt=0),
-        "gp_lambda": Interval(float, ge=0),
-        "noise": Interval(float, ge=0),
+        "dtv_gp": Interval(float, ge=0),
+        "dtv_noise": Interval(float, ge=0),
     }
 
     def __post_init__(self) -> None:
@@ -295,13 +313,33 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
+def upgrade_dict(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (a dict of ``cls``'s fields, as ``to_dict`` writes it) with the old field names
+    of ``cls.RENAMED_FIELDS`` replaced by the current ones, so that configs written before a
+    rename still load; other keys are kept as they are. ValueError when a dict holds both an
+    old name and its new one (which value is meant is ambiguous)."""
+    renamed: dict[str, str] = getattr(cls, "RENAMED_FIELDS", {})
+    out = dict(data)
+    for old, new in renamed.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise ValueError(
+                f"{cls.__name__} keys {old!r} and {new!r} both given; {old!r} is the old name "
+                f"of {new!r} (configs saved before the rename), keep only {new!r}"
+            )
+        out[new] = out.pop(old)
+    return out
+
+
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Rebuild a config dataclass, rejecting unknown keys with a clear error."""
+    """Rebuild a config dataclass, rejecting unknown keys with a clear error. Old field names
+    (``cls.RENAMED_FIELDS``, configs written before a rename) are read as the new ones."""
+    kwargs = upgrade_dict(cls, data)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - names)
+    unknown = sorted(set(kwargs) - names)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys {unknown}; allowed: {sorted(names)}")
-    kwargs = dict(data)
     if "betas" in kwargs and isinstance(kwargs["betas"], list):
         kwargs["betas"] = tuple(kwargs["betas"])
     return cls(**kwargs)
@@ -319,4 +357,5 @@ __all__ = [
     "check_params",
     "from_dict",
     "to_dict",
+    "upgrade_dict",
 ]

@@ -60,7 +60,7 @@ def test_trained_dtv_matches_closed_form_on_the_1d_toy() -> None:
     # D* = +1 − Δ* where the history has more mass and −1 − Δ* in the data's tails.
     run = train_gan(
         X,
-        GANConfig(n_epochs=2.0, batch_size=64, lr=3e-4, seed=0),
+        GANConfig(n_epochs=2.0, batch_size=64, gan_lr=3e-4, random_state=0),
         NetConfig(width=32),
         HistoryConfig(saves_per_epoch=6, alpha=0.0, beta=1.0),
     )

@@ -95,8 +95,8 @@ def test_parameters_are_validated_before_any_training_even_with_a_shared_gan() -
 def test_historyad_trains_dtv_with_the_dtv_config_it_builds() -> None:
     det = get_detector("historyad")(dtv_steps=7, dtv_lr=1e-3, dtv_gp=1.0, dtv_noise=0.1,
                                     lam=5.0, case=2, wide_std=3.0, batch_size=16)
-    assert det._dtv_config() == DTVConfig(n_steps=7, batch_size=16, lr=1e-3, lam=5.0, case=2,
-                                          wide_std=3.0, gp_lambda=1.0, noise=0.1)
+    assert det._dtv_config() == DTVConfig(dtv_steps=7, batch_size=16, dtv_lr=1e-3, lam=5.0,
+                                          case=2, wide_std=3.0, dtv_gp=1.0, dtv_noise=0.1)
 
 
 def test_configs_share_the_constraint_vocabulary() -> None:

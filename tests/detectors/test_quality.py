@@ -48,7 +48,7 @@ def test_mnist_leave_one_digit_out_digit0_floor(shared_data: Path) -> None:
     assert knn > 0.85
     run = train_gan(
         split.X_train,
-        GANConfig(n_epochs=10.0, seed=0),
+        GANConfig(n_epochs=10.0, random_state=0),
         NetConfig(),
         HistoryConfig(saves_per_epoch=10, alpha=1.0, beta=3.0),
     )
@@ -75,7 +75,7 @@ def test_mnist_leave_one_digit_out_digit1_beats_knn(shared_data: Path) -> None:
     knn = auprc(split.y_test, KNNDetector().fit(split.X_train).decision_function(split.X_test))
     run = train_gan(
         split.X_train,
-        GANConfig(n_epochs=10.0, seed=0),
+        GANConfig(n_epochs=10.0, random_state=0),
         NetConfig(),
         HistoryConfig(saves_per_epoch=10, alpha=1.0, beta=3.0),
     )

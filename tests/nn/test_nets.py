@@ -74,8 +74,8 @@ def test_encoder_codes_standard_normal_in_train_mode() -> None:
 def test_sizes() -> None:
     shape = (1, 28, 28)
     for build in (build_generator, build_critic):
-        assert 0.2e6 < count_parameters(build(shape, NetConfig(size="cpu"))) < 0.8e6
-        assert abs(count_parameters(build(shape, NetConfig(size="paper"))) - 5e6) < 0.3 * 5e6
+        assert 0.2e6 < count_parameters(build(shape, NetConfig(net_size="cpu"))) < 0.8e6
+        assert abs(count_parameters(build(shape, NetConfig(net_size="paper"))) - 5e6) < 0.3 * 5e6
     small = build_critic((2,), NetConfig(width=16))
     assert count_parameters(small) == (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1)
 

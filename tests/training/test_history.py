@@ -249,7 +249,8 @@ def test_recorder_caps_saves_per_epoch(caplog: pytest.LogCaptureFixture) -> None
 def test_recorder_resume_matches_uninterrupted(tmp_path: Path) -> None:
     for kind in ("memory", "disk"):
         cfg = HistoryConfig(
-            saves_per_epoch=7, alpha=0.5, beta=-1.0, store=kind, store_dir=str(tmp_path / kind)
+            saves_per_epoch=7, alpha=0.5, beta=-1.0, history_store=kind,
+            store_dir=str(tmp_path / kind),
         )
         g, c = nn.Linear(2, 2), _critic()
         full = HistoryRecorder(cfg, n_epochs=3, iters_per_epoch=20)
@@ -258,7 +259,7 @@ def test_recorder_resume_matches_uninterrupted(tmp_path: Path) -> None:
             saves_per_epoch=7,
             alpha=0.5,
             beta=-1.0,
-            store=kind,
+            history_store=kind,
             store_dir=str(tmp_path / f"{kind}2"),
         )
         first = HistoryRecorder(cfg2, n_epochs=3, iters_per_epoch=20)
@@ -376,7 +377,7 @@ def test_disk_store_temp_directory_cleanup(tmp_path: Path) -> None:
 
 def test_make_store(tmp_path: Path) -> None:
     assert isinstance(make_store(HistoryConfig()), MemorySnapshotStore)
-    cfg = HistoryConfig(store="disk", store_dir=str(tmp_path), store_dtype="float16")
+    cfg = HistoryConfig(history_store="disk", store_dir=str(tmp_path), store_dtype="float16")
     store = make_store(cfg, subdir="critic")
     assert isinstance(store, DiskSnapshotStore) and store.dtype == "float16"
     assert store.directory == (tmp_path / "critic").resolve()
@@ -502,11 +503,11 @@ def test_auto_store_picks_memory_for_small_and_disk_for_large_generators() -> No
     small = torch.nn.Linear(10, 10)  # 110 values
     big = torch.nn.Linear(1000, 1000)  # ~1 M values = 4 MB per fp32 snapshot
     cfg = HistoryConfig(saves_per_epoch=50, alpha=1.0, memory_budget_mb=256.0)
-    assert resolve_store(cfg, small, n_epochs=5.0, per_epoch=187).store == "memory"
+    assert resolve_store(cfg, small, n_epochs=5.0, per_epoch=187).history_store == "memory"
     # 201 snapshots × 4 MB ≈ 800 MB > 256 MB
-    assert resolve_store(cfg, big, n_epochs=5.0, per_epoch=187).store == "disk"
+    assert resolve_store(cfg, big, n_epochs=5.0, per_epoch=187).history_store == "disk"
     half = HistoryConfig(saves_per_epoch=50, alpha=1.0, store_dtype="float16",
                          memory_budget_mb=500.0)
-    assert resolve_store(half, big, n_epochs=5.0, per_epoch=187).store == "memory"
-    assert resolve_store(HistoryConfig(store="memory"), big, n_epochs=5.0,
-                         per_epoch=187).store == "memory"
+    assert resolve_store(half, big, n_epochs=5.0, per_epoch=187).history_store == "memory"
+    assert resolve_store(HistoryConfig(history_store="memory"), big, n_epochs=5.0,
+                         per_epoch=187).history_store == "memory"

@@ -95,7 +95,7 @@ def test_steps_update_and_clip() -> None:
     g, d = build_generator((4,), NetConfig(width=8)), build_critic((4,), NetConfig(width=8))
     real = torch.randn(16, 4)
     cfg = GANConfig.preset("wgan-clip")
-    opt_d = torch.optim.RMSprop(d.parameters(), lr=cfg.lr)
+    opt_d = torch.optim.RMSprop(d.parameters(), lr=cfg.gan_lr)
     out = critic_step(d, g, real, opt_d, cfg, noise=torch.Generator().manual_seed(1))
     assert set(out) == {"loss", "wasserstein", "gp"} and out["gp"] == 0.0
     assert all(p.abs().max() <= cfg.clip for p in d.parameters())

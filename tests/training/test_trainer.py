@@ -42,7 +42,8 @@ def covered_modes(samples: np.ndarray) -> int:
 
 
 def small_cfg(**kw: object) -> GANConfig:
-    base: dict[str, object] = dict(n_epochs=2, batch_size=32, n_critic=2, lr=1e-3, seed=0)
+    base: dict[str, object] = dict(n_epochs=2, batch_size=32, n_critic=2, gan_lr=1e-3,
+                                   random_state=0)
     return GANConfig(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -65,7 +66,7 @@ def test_wgan_gp_covers_all_ring_modes() -> None:
     # 300 generator iterations. λ_GP = 1 instead of the paper's 10: on this toy, λ = 10 makes
     # WGAN-GP hop between 1-2 modes for thousands of iterations (Gulrajani et al. use 0.1 on
     # their toys); λ = 0.1 and 1 both cover the ring within ~300 iterations.
-    cfg = GANConfig(n_epochs=50, batch_size=64, lr=1e-3, gp_lambda=1.0, seed=0)
+    cfg = GANConfig(n_epochs=50, batch_size=64, gan_lr=1e-3, gp_lambda=1.0, random_state=0)
     run = train_gan(ring(2048), cfg)
     assert covered_modes(run.sample(2000).numpy()) == 7
 
@@ -101,7 +102,7 @@ def test_iteration_floor_stretches_epochs_on_small_data() -> None:
     assert iters_per_epoch(1000, 64, 5, min_iterations=1000, n_epochs=5.0) == 200
     assert iters_per_epoch(60_000, 64, 5, min_iterations=500, n_epochs=5.0) == 187  # no effect
     X = np.random.default_rng(0).normal(size=(1000, 2)).astype(np.float32)
-    cfg = GANConfig(n_epochs=5.0, min_iterations=60, seed=0)
+    cfg = GANConfig(n_epochs=5.0, min_iterations=60, random_state=0)
     run = train_gan(X, cfg, TINY, HistoryConfig(saves_per_epoch=2, alpha=1.0, beta=0.0))
     assert run.iters_per_epoch == 12 and len(run.records["gen_iter"]) == 60
     assert run.records["epoch"][-1] == pytest.approx(5.0)
@@ -120,7 +121,7 @@ def test_same_seed_same_weights_and_global_rng_untouched() -> None:
     torch.manual_seed(999)  # the global RNG plays no part
     b = train_gan(X, small_cfg(loss="gan", n_critic=1, n_epochs=0.5))
     assert_identical(a, b)
-    c = train_gan(X, small_cfg(loss="gan", n_critic=1, n_epochs=0.5, seed=1))
+    c = train_gan(X, small_cfg(loss="gan", n_critic=1, n_epochs=0.5, random_state=1))
     assert not torch.equal(weights(a)["G.net.0.weight"], weights(c)["G.net.0.weight"])
 
 
@@ -167,7 +168,7 @@ def test_resume_is_bit_identical(tmp_path: Path, family: str) -> None:
 def test_lr_decay_schedule_and_resume_with_same_n_epochs(tmp_path: Path) -> None:
     from historyad.training.trainer import _lr_at
 
-    cfg = small_cfg(lr=1e-3, lr_decay=0.1)
+    cfg = small_cfg(gan_lr=1e-3, lr_decay=0.1)
     assert _lr_at(cfg, 0, 11) == pytest.approx(1e-3)
     assert _lr_at(cfg, 5, 11) == pytest.approx(0.55e-3)
     assert _lr_at(cfg, 10, 11) == pytest.approx(1e-4)
@@ -179,10 +180,10 @@ def test_lr_decay_schedule_and_resume_with_same_n_epochs(tmp_path: Path) -> None
             raise Kill
 
     with pytest.raises(Kill):
-        train_gan(X, small_cfg(lr=1e-3, lr_decay=0.1, checkpoint_dir=str(tmp_path)), TINY,
+        train_gan(X, small_cfg(gan_lr=1e-3, lr_decay=0.1, checkpoint_dir=str(tmp_path)), TINY,
                   callback=kill)
-    resumed = train_gan(X, small_cfg(lr=1e-3, lr_decay=0.1, checkpoint_dir=str(tmp_path)), TINY,
-                        resume=True)
+    resumed = train_gan(X, small_cfg(gan_lr=1e-3, lr_decay=0.1, checkpoint_dir=str(tmp_path)),
+                        TINY, resume=True)
     assert_identical(full, resumed)
 
 
@@ -197,7 +198,7 @@ def test_resume_from_a_fractional_epoch(tmp_path: Path) -> None:
 def test_disk_history_beside_checkpoints_resumes(tmp_path: Path) -> None:
     X = ring(256)
     mem = HistoryConfig(saves_per_epoch=3, alpha=0.0)
-    disk = HistoryConfig(saves_per_epoch=3, alpha=0.0, store="disk")
+    disk = HistoryConfig(saves_per_epoch=3, alpha=0.0, history_store="disk")
     full = train_gan(X, small_cfg(progress=True), TINY, mem)
     train_gan(X, small_cfg(n_epochs=1, checkpoint_dir=str(tmp_path)), TINY, disk)
     resumed = train_gan(X, small_cfg(checkpoint_dir=str(tmp_path)), TINY, disk, resume=True)
@@ -228,7 +229,7 @@ def test_resume_without_checkpoint_starts_fresh_and_checks_config(tmp_path: Path
 @pytest.mark.parametrize("loss", ["wgan-gp", "gan"])
 def test_divergence_raises_naming_the_iteration(loss: str) -> None:
     with pytest.raises(FloatingPointError, match=r"generator iteration \d+ \(epoch"):
-        train_gan(ring(256), small_cfg(loss=loss, lr=1e6, n_epochs=50), TINY)
+        train_gan(ring(256), small_cfg(loss=loss, gan_lr=1e6, n_epochs=50), TINY)
 
 
 def test_bad_data_is_rejected() -> None:
@@ -242,7 +243,7 @@ def test_resume_accepts_a_checkpoint_written_before_a_config_field_existed(
     tmp_path: Path,
 ) -> None:
     """A newer version's config key absent from an old checkpoint compares as its default,
-    and store="auto" resumes into the store the checkpointed run used."""
+    and history_store="auto" resumes into the store the checkpointed run used."""
     import json
 
     X, hist = ring(256), HistoryConfig(saves_per_epoch=2, alpha=0.5, beta=1.0)
@@ -255,6 +256,39 @@ def test_resume_accepts_a_checkpoint_written_before_a_config_field_existed(
         state_file.write_text(json.dumps(state))
     resumed = train_gan(X, small_cfg(checkpoint_dir=str(d)), TINY, hist, resume=True)
     assert_identical(full, resumed)
+
+
+def test_resume_reads_a_checkpoint_written_before_the_config_fields_were_renamed(
+    tmp_path: Path,
+) -> None:
+    """Checkpoints written before the config fields took the detector parameters' names
+    (``lr``, ``seed``, ``size``, ``store``; ``RENAMED_FIELDS``) resume bit-identically, the
+    old ``store`` included (history_store="auto" resumes into it), and still refuse a run
+    that differs under the old name."""
+    import json
+
+    from historyad.training.checkpoint import CheckpointError
+
+    X = ring(256)
+    hist = HistoryConfig(saves_per_epoch=2, alpha=0.5, beta=1.0, history_store="auto")
+    full = train_gan(X, small_cfg(), TINY, hist)
+    d = tmp_path / "old"
+    train_gan(X, small_cfg(n_epochs=1, checkpoint_dir=str(d)), TINY, hist)
+    for state_file in d.glob("ckpt-*/state.json"):  # the names an old version wrote
+        state = json.loads(state_file.read_text())
+        configs = state["meta"]["configs"]
+        for key, cls in (("gan", GANConfig), ("net", NetConfig), ("history", HistoryConfig)):
+            back = {new: old for old, new in cls.RENAMED_FIELDS.items()}
+            configs[key] = {back.get(k, k): v for k, v in configs[key].items()}
+        assert {"lr", "seed"} <= set(configs["gan"]) and "size" in configs["net"]
+        assert configs["history"]["store"] == "memory"
+        state_file.write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=r"gan\.random_state: checkpoint 0, now 1"):
+        train_gan(X, small_cfg(random_state=1, checkpoint_dir=str(d)), TINY, hist, resume=True)
+    resumed = train_gan(X, small_cfg(checkpoint_dir=str(d)), TINY, hist, resume=True)
+    assert_identical(full, resumed)
+    assert resumed.history_config is not None
+    assert resumed.history_config.history_store == "memory"
 
 
 def test_gan_run_save_writes_weights_and_configs_without_pickle(tmp_path: Path) -> None:

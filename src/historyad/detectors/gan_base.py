@@ -54,16 +54,16 @@ class GANDetector(BaseDetector):
     random_state: int = 0  # seeds the GAN, the nets and every sample the detector draws
     progress: bool = False  # progress bar during GAN training
 
-    # the GAN's constraints are its configs' (GANConfig / NetConfig), under these names
+    # the GAN's constraints are its configs' (GANConfig / NetConfig fields of the same names)
     _parameter_constraints: ClassVar[dict[str, Constraint]] = {
         "loss": Options(*sorted(LOSS_PRESETS)),
         "n_epochs": GANConfig.constraints["n_epochs"],
         "batch_size": GANConfig.constraints["batch_size"],
         "n_critic": GANConfig.constraints["n_critic"].or_none(),
         "gp_lambda": GANConfig.constraints["gp_lambda"],
-        "gan_lr": GANConfig.constraints["lr"].or_none(),
+        "gan_lr": GANConfig.constraints["gan_lr"].or_none(),
         "min_iterations": GANConfig.constraints["min_iterations"],
-        "net_size": NetConfig.constraints["size"],
+        "net_size": NetConfig.constraints["net_size"],
         "width": NetConfig.constraints["width"],
         "latent_dim": NetConfig.constraints["latent_dim"],
         "random_state": Interval(int),
@@ -98,18 +98,18 @@ class GANDetector(BaseDetector):
             "batch_size": self.batch_size,
             "gp_lambda": self.gp_lambda,
             "min_iterations": self.min_iterations,
-            "seed": self.random_state,
+            "random_state": self.random_state,
             "device": self.device,
             "progress": self.progress,
         }
         if self.gan_lr is not None:
-            overrides["lr"] = self.gan_lr
+            overrides["gan_lr"] = self.gan_lr
         if self.n_critic is not None:
             overrides["n_critic"] = self.n_critic
         return GANConfig.preset(preset, **overrides)
 
     def _net_config(self) -> NetConfig:
-        return NetConfig(size=self.net_size, width=self.width, latent_dim=self.latent_dim)
+        return NetConfig(net_size=self.net_size, width=self.width, latent_dim=self.latent_dim)
 
     def _history_config(self) -> HistoryConfig | None:
         return None
@@ -145,7 +145,7 @@ class GANDetector(BaseDetector):
         """A freshly initialised net (seeded from ``random_state``) of the fitted shape."""
         from historyad.nn.factory import build_critic, build_encoder, build_generator
 
-        cfg = NetConfig(size=self.net_size, width=self.width, latent_dim=self.latent_dim_)
+        cfg = NetConfig(net_size=self.net_size, width=self.width, latent_dim=self.latent_dim_)
         builder = {"generator": build_generator, "critic": build_critic, "encoder": build_encoder}
         seed = self.random_state + {"generator": 0, "critic": 1, "encoder": 2}[which]
         return builder[which](tuple(self.input_shape_), cfg, seed=seed).to(self._device)

@@ -141,7 +141,8 @@ class HistoryAD(GANDetector):
     history_store: Literal["auto", "memory", "disk"] = "auto"
     score: Literal["dtv", "two-sided"] = "dtv"  # seed 000's raw D_TV output
 
-    # D_TV's parameters are DTVConfig's fields (``_dtv_config``) and take their constraints
+    # D_TV's parameters are DTVConfig's fields of the same names (``_dtv_config``) and take
+    # their constraints; ``history_store`` is HistoryConfig's
     _parameter_constraints: ClassVar[dict[str, Constraint]] = {
         "saves_per_epoch": HistoryConfig.constraints["saves_per_epoch"],
         "alpha": Interval(float, ge=0, lt="n_epochs"),  # the window [alpha, n_epochs]
@@ -153,11 +154,11 @@ class HistoryAD(GANDetector):
         "case": DTVConfig.constraints["case"],
         "wide_std": DTVConfig.constraints["wide_std"],
         "train_dtv": Options(True, False),
-        "dtv_steps": DTVConfig.constraints["n_steps"],
-        "dtv_lr": DTVConfig.constraints["lr"],
-        "dtv_gp": DTVConfig.constraints["gp_lambda"],
-        "dtv_noise": DTVConfig.constraints["noise"],
-        "history_store": HistoryConfig.constraints["store"],
+        "dtv_steps": DTVConfig.constraints["dtv_steps"],
+        "dtv_lr": DTVConfig.constraints["dtv_lr"],
+        "dtv_gp": DTVConfig.constraints["dtv_gp"],
+        "dtv_noise": DTVConfig.constraints["dtv_noise"],
+        "history_store": HistoryConfig.constraints["history_store"],
         "score": Options("dtv", "two-sided"),
     }
 
@@ -174,21 +175,21 @@ class HistoryAD(GANDetector):
             saves_per_epoch=self.saves_per_epoch,
             alpha=self.alpha,
             beta=self._beta(),
-            store=self.history_store,
+            history_store=self.history_store,
         )
 
     def _dtv_config(self) -> DTVConfig:
         """D_TV's training and sampling settings (eq. 10) from this detector's parameters;
         D_TV's batches are the GAN's ``batch_size``."""
         return DTVConfig(
-            n_steps=self.dtv_steps,
+            dtv_steps=self.dtv_steps,
             batch_size=self.batch_size,
-            lr=self.dtv_lr,
+            dtv_lr=self.dtv_lr,
             lam=self.lam,
             case=self.case,
             wide_std=self.wide_std,
-            gp_lambda=self.dtv_gp,
-            noise=self.dtv_noise,
+            dtv_gp=self.dtv_gp,
+            dtv_noise=self.dtv_noise,
         )
 
     # -- fitting -----------------------------------------------------------------------
@@ -227,7 +228,7 @@ class HistoryAD(GANDetector):
             return
         dtv = self._build("critic")
         dtv.load_state_dict(run.critic_average())
-        if self.train_dtv and cfg.n_steps > 0:
+        if self.train_dtv and cfg.dtv_steps > 0:
             sampler = run.history_sampler(
                 alpha=self.alpha, beta=beta, case=cfg.case, wide_std=cfg.wide_std
             )
@@ -264,19 +265,19 @@ class HistoryAD(GANDetector):
     def _train_dtv(
         self, dtv: torch.nn.Module, X: torch.Tensor, sampler: Any, cfg: DTVConfig
     ) -> None:
-        """Minimise eq. (10) over D_TV for ``cfg.n_steps`` Adam steps on batches of the
+        """Minimise eq. (10) over D_TV for ``cfg.dtv_steps`` Adam steps on batches of the
         training data X (N, *shape) and of a refreshed pool of history samples."""
         from historyad.training.losses import gradient_penalty
 
         gen = torch.Generator(device="cpu").manual_seed(self.random_state + 1)
         rng = np.random.default_rng(self.random_state + 1)
-        opt = torch.optim.Adam(dtv.parameters(), lr=cfg.lr, betas=cfg.betas)
+        opt = torch.optim.Adam(dtv.parameters(), lr=cfg.dtv_lr, betas=cfg.betas)
         bs = min(cfg.batch_size, len(X))
-        pool_size = min(cfg.n_steps * bs, max(20 * bs, 8192))
+        pool_size = min(cfg.dtv_steps * bs, max(20 * bs, 8192))
         pool, pool_pos = None, pool_size
         val = self._prepared_val()
         dtv.train()
-        for step in range(1, cfg.n_steps + 1):
+        for step in range(1, cfg.dtv_steps + 1):
             if pool_pos + bs > pool_size:  # refresh the pool of history samples
                 pool = sampler.sample(pool_size, rng=rng, generator=gen).to(X.device)
                 pool_pos = 0
@@ -284,27 +285,27 @@ class HistoryAD(GANDetector):
             pool_pos += bs
             idx = torch.randint(len(X), (bs,), generator=gen).to(X.device)
             x_data = X[idx]  # (B, *shape)
-            if cfg.noise > 0:  # instance noise hides fine generator artefacts
-                x_data = x_data + cfg.noise * torch.randn(
+            if cfg.dtv_noise > 0:  # instance noise hides fine generator artefacts
+                x_data = x_data + cfg.dtv_noise * torch.randn(
                     x_data.shape, generator=gen).to(X.device)
-                x_hist = x_hist + cfg.noise * torch.randn(
+                x_hist = x_hist + cfg.dtv_noise * torch.randn(
                     x_hist.shape, generator=gen).to(X.device)
             d_data, d_hist = dtv(x_data), dtv(x_hist)  # (B,), (B,)
             loss = dtv_loss(d_data, d_hist, cfg.lam)
-            if cfg.gp_lambda > 0:
-                loss = loss + cfg.gp_lambda * gradient_penalty(dtv, x_data, x_hist,
+            if cfg.dtv_gp > 0:
+                loss = loss + cfg.dtv_gp * gradient_penalty(dtv, x_data, x_hist,
                                                                generator=gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if step % 50 == 0 or step == cfg.n_steps:
+            if step % 50 == 0 or step == cfg.dtv_steps:
                 self.dtv_records_["step"].append(step)
                 self.dtv_records_["tv"].append(tv_estimate(d_data.detach(), d_hist.detach()))
                 self.dtv_records_["loss"].append(float(loss.detach()))
                 if val is not None:
                     self._record_val(dtv, val)
         if not np.isfinite(self.dtv_records_["loss"][-1]):
-            raise FloatingPointError(f"D_TV loss became non-finite; lower dtv_lr={cfg.lr}")
+            raise FloatingPointError(f"D_TV loss became non-finite; lower dtv_lr={cfg.dtv_lr}")
 
     def _prepared_val(self) -> tuple[np.ndarray, np.ndarray] | None:
         if getattr(self, "_val", None) is None:

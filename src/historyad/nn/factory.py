@@ -79,10 +79,10 @@ def resolve_latent_dim(input_shape: Sequence[int], cfg: NetConfig | None = None)
 
 
 def resolve_width(input_shape: Sequence[int], cfg: NetConfig | None = None) -> int:
-    """``cfg.width`` or the default width of the family at ``cfg.size``."""
+    """``cfg.width`` or the default width of the family at ``cfg.net_size``."""
     cfg = cfg or NetConfig()
     family = family_for(input_shape)
-    return int(cfg.width) if cfg.width is not None else DEFAULT_WIDTHS[cfg.size][family]
+    return int(cfg.width) if cfg.width is not None else DEFAULT_WIDTHS[cfg.net_size][family]
 
 
 @contextlib.contextmanager

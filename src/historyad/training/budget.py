@@ -1,4 +1,4 @@
-"""The byte budget of the snapshot store: ``HistoryConfig.store="auto"`` -> memory or disk.
+"""The byte budget of the snapshot store: ``HistoryConfig.history_store="auto"`` -> memory or disk.
 
 HistoryAD (seed 000 §4.3) keeps ``saves_per_epoch`` generator snapshots per epoch over the window
 [α, n_epochs]: 250 snapshots of a 5 M-parameter generator are 5 GB in float32. "auto" keeps
@@ -22,13 +22,13 @@ logger = logging.getLogger(__name__)
 def resolve_store(
     history: HistoryConfig, generator: torch.nn.Module, *, n_epochs: float, per_epoch: int
 ) -> HistoryConfig:
-    """Turn ``store="auto"`` into "memory" or "disk" from the projected snapshot bytes:
+    """Turn ``history_store="auto"`` into "memory" or "disk" from the projected snapshot bytes:
     (snapshots kept in [α, n_epochs]) × (generator parameters and buffers) × dtype size.
 
     ``per_epoch`` is the number of generator iterations per epoch (at most one snapshot each);
-    any other ``history.store`` is returned unchanged.
+    any other ``history.history_store`` is returned unchanged.
     """
-    if history.store != "auto":
+    if history.history_store != "auto":
         return history
     saves = min(history.saves_per_epoch, per_epoch)
     n_kept = max(1, int(np.ceil(saves * max(n_epochs - history.alpha, 0.0))) + 1)
@@ -43,7 +43,7 @@ def resolve_store(
         nbytes / 2**20,
         history.memory_budget_mb,
     )
-    return dataclasses.replace(history, store=store)
+    return dataclasses.replace(history, history_store=store)
 
 
 __all__ = ["resolve_store"]

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from historyad.config import GANConfig, HistoryConfig, NetConfig, to_dict
+from historyad.config import GANConfig, HistoryConfig, NetConfig, to_dict, upgrade_dict
 from historyad.training.checkpoint import (
     CheckpointError,
     checkpoint_name,
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 2  # most recent checkpoints kept in checkpoint_dir
 # GANConfig fields that may change when resuming; every other field must match the checkpoint
-_RESUMABLE_CHANGES = frozenset({"n_epochs", "lr", "lr_decay", "progress", "checkpoint_dir"})
+_RESUMABLE_CHANGES = frozenset({"n_epochs", "gan_lr", "lr_decay", "progress", "checkpoint_dir"})
 
 
 def check_resume(meta: dict[str, Any], cfg: GANConfig, nets: NetConfig,
@@ -39,12 +39,14 @@ def check_resume(meta: dict[str, Any], cfg: GANConfig, nets: NetConfig,
     """CheckpointError listing every difference between this run and the checkpointed one:
     configs (but for the fields in ``_RESUMABLE_CHANGES``), N, per-sample shape, data checksum."""
     saved = meta["configs"]
-    # keys a newer version added are compared against their defaults (older checkpoints)
+    # older checkpoints: renamed fields are read under their new names (``RENAMED_FIELDS``),
+    # and keys a newer version added are compared against their defaults
     saved = {
-        "gan": {**to_dict(GANConfig()), **saved["gan"]},
-        "net": {**to_dict(NetConfig()), **saved["net"]},
+        "gan": {**to_dict(GANConfig()), **upgrade_dict(GANConfig, saved["gan"])},
+        "net": {**to_dict(NetConfig()), **upgrade_dict(NetConfig, saved["net"])},
         "history": (
-            {**to_dict(HistoryConfig()), **saved["history"]} if saved["history"] else None
+            {**to_dict(HistoryConfig()), **upgrade_dict(HistoryConfig, saved["history"])}
+            if saved["history"] else None
         ),
     }
     saved["gan"]["betas"] = list(saved["gan"]["betas"])

@@ -391,20 +391,20 @@ class DiskSnapshotStore(SnapshotStore):
 
 
 def make_store(config: HistoryConfig, *, subdir: str | None = None) -> SnapshotStore:
-    """The store described by ``config`` (``store``, ``store_dir``, ``store_dtype``).
+    """The store described by ``config`` (``history_store``, ``store_dir``, ``store_dtype``).
 
     ``subdir``: for a disk store with ``store_dir`` set, write into ``store_dir/subdir``.
     """
     # "auto" is resolved by train_gan from the generator's size; unresolved it means memory
-    if config.store in ("memory", "auto"):
+    if config.history_store in ("memory", "auto"):
         return MemorySnapshotStore(dtype=config.store_dtype)
-    if config.store == "disk":
+    if config.history_store == "disk":
         directory: Path | None = None
         if config.store_dir is not None:
             directory = Path(config.store_dir) / subdir if subdir else Path(config.store_dir)
         return DiskSnapshotStore(directory, dtype=config.store_dtype)
     raise ValueError(
-        f"config.store={config.store!r} is not allowed; choose 'auto', 'memory' or 'disk'"
+        f"history_store={config.history_store!r} is not allowed; choose 'auto', 'memory' or 'disk'"
     )
 
 

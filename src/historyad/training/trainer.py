@@ -19,8 +19,8 @@ checkpoint (:mod:`historyad.training.resume`) at its end.
 
 Reproducibility: the weights are initialised under a seeded, forked RNG and every random draw
 (permutations, latents, interpolation ε) comes from explicit ``torch.Generator`` objects seeded
-from ``GANConfig.seed``; the global RNG is neither used nor changed. On CPU the same seed gives
-bit-identical weights, also across an interruption and ``resume=True``.
+from ``GANConfig.random_state``; the global RNG is neither used nor changed. On CPU the same
+seed gives bit-identical weights, also across an interruption and ``resume=True``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from historyad.config import GANConfig, HistoryConfig, NetConfig
+from historyad.config import GANConfig, HistoryConfig, NetConfig, upgrade_dict
 from historyad.nn.factory import build_critic, build_generator
 from historyad.training.budget import resolve_store
 from historyad.training.losses import critic_update, generator_update
@@ -96,16 +96,17 @@ def _checksum(data: torch.Tensor) -> float:
 
 def _optimizer(params: Any, cfg: GANConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    return torch.optim.RMSprop(params, lr=cfg.lr)
+        return torch.optim.Adam(params, lr=cfg.gan_lr, betas=cfg.betas)
+    return torch.optim.RMSprop(params, lr=cfg.gan_lr)
 
 
 def _lr_at(cfg: GANConfig, it: int, total: int) -> float:
-    """Learning rate of 0-based generator iteration ``it``: linear from lr to lr * lr_decay."""
+    """Learning rate of 0-based generator iteration ``it``: linear from gan_lr to
+    gan_lr * lr_decay."""
     if cfg.lr_decay is None:
-        return cfg.lr
+        return cfg.gan_lr
     frac = it / max(1, total - 1)
-    return cfg.lr * (1.0 + (cfg.lr_decay - 1.0) * frac)
+    return cfg.gan_lr * (1.0 + (cfg.lr_decay - 1.0) * frac)
 
 
 def _epoch_index(
@@ -158,17 +159,17 @@ class _Training:
 
 
 def _setup(data: torch.Tensor, cfg: GANConfig, nets: NetConfig) -> _Training:
-    """Schedule, seeded networks, optimisers and the two RNGs seeded from ``cfg.seed``."""
+    """Schedule, seeded networks, optimisers and the two RNGs seeded from ``cfg.random_state``."""
     device = torch.device(cfg.device)
     input_shape = tuple(int(s) for s in data.shape[1:])
     per_epoch = iters_per_epoch(data.shape[0], cfg.batch_size, cfg.n_critic,
                                 min_iterations=cfg.min_iterations, n_epochs=cfg.n_epochs)
     data_info = {"n": data.shape[0], "input_shape": list(input_shape), "checksum": _checksum(data)}
-    generator = build_generator(input_shape, nets, seed=cfg.seed).to(device)
-    critic = build_critic(input_shape, nets, seed=cfg.seed + 1).to(device)
+    generator = build_generator(input_shape, nets, seed=cfg.random_state).to(device)
+    critic = build_critic(input_shape, nets, seed=cfg.random_state + 1).to(device)
     opt_g = _optimizer(generator.parameters(), cfg)
     opt_d = _optimizer(critic.parameters(), cfg)
-    seeds = np.random.SeedSequence(cfg.seed).generate_state(2)
+    seeds = np.random.SeedSequence(cfg.random_state).generate_state(2)
     noise = torch.Generator(device=device)
     noise.manual_seed(int(seeds[0]))
     data_rng = torch.Generator()
@@ -187,22 +188,25 @@ def _setup(data: torch.Tensor, cfg: GANConfig, nets: NetConfig) -> _Training:
 def _history_config(
     history: HistoryConfig | None, saved: dict[str, Any] | None, t: _Training
 ) -> HistoryConfig | None:
-    """Resolve ``store="auto"`` (to the store of the checkpoint resumed from, else by the byte
-    budget) and put a disk store without ``store_dir`` beside the checkpoints."""
+    """Resolve ``history_store="auto"`` (to the store of the checkpoint resumed from, else by
+    the byte budget) and put a disk store without ``store_dir`` beside the checkpoints."""
     if history is None:
         return None
-    if history.store == "auto":
+    if history.history_store == "auto":
         saved_hist = saved["meta"]["configs"].get("history") if saved is not None else None
-        if saved_hist and saved_hist.get("store") in ("memory", "disk"):
+        if saved_hist:  # checkpoints written before the rename say "store"
+            saved_hist = upgrade_dict(HistoryConfig, saved_hist)
+        if saved_hist and saved_hist.get("history_store") in ("memory", "disk"):
             # resuming: keep the store the checkpointed run resolved to
             history = dataclasses.replace(
-                history, store=saved_hist["store"], store_dir=saved_hist.get("store_dir")
+                history, history_store=saved_hist["history_store"],
+                store_dir=saved_hist.get("store_dir"),
             )
         else:
             history = resolve_store(
                 history, t.generator, n_epochs=t.cfg.n_epochs, per_epoch=t.per_epoch
             )
-    if history.store == "disk" and history.store_dir is None and t.ckpt_root:
+    if history.history_store == "disk" and history.store_dir is None and t.ckpt_root:
         # a temporary store would vanish with the process: keep it beside the checkpoints
         history = dataclasses.replace(history, store_dir=str(t.ckpt_root / "history_store"))
         logger.info("history disk store in %s (beside the checkpoints)", history.store_dir)
@@ -275,7 +279,7 @@ def _flush_records(t: _Training) -> None:
                 raise FloatingPointError(
                     f"training diverged: non-finite {name.replace('_', ' ')} ({value}) at "
                     f"generator iteration {it} (epoch {it / t.per_epoch:.2f}); "
-                    f"try a lower lr (lr={t.cfg.lr:g})"
+                    f"try a lower learning rate (gan_lr={t.cfg.gan_lr:g})"
                 )
         t.records["gen_iter"].append(float(it))
         t.records["epoch"].append(it / t.per_epoch)

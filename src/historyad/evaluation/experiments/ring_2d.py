@@ -123,13 +123,13 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
         "wgan-clip": (GANConfig.preset("wgan-clip", n_epochs=cfg.clip_epochs), per_epoch),
         "wgan-gp": (
             GANConfig.preset("wgan-gp", n_epochs=cfg.gp_epochs, gp_lambda=cfg.gp_lambda,
-                             lr=cfg.gp_lr),
+                             gan_lr=cfg.gp_lr),
             HistoryConfig(saves_per_epoch=cfg.saves_per_epoch, alpha=alpha, beta=beta),
         ),
     }  # fmt: skip
     runs, gan_seconds, modes = {}, {}, {}
     for name, (gcfg, hcfg) in specs.items():
-        gcfg = dataclasses.replace(gcfg, batch_size=cfg.batch_size, seed=ctx.seed,
+        gcfg = dataclasses.replace(gcfg, batch_size=cfg.batch_size, random_state=ctx.seed,
                                    device=ctx.device)
         runs[name], gan_seconds[name] = common.timed(
             lambda g=gcfg, h=hcfg: train_gan(X, g, nets, h))

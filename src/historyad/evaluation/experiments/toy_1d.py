@@ -88,8 +88,8 @@ def run(ctx: RunContext) -> list[dict[str, Any]]:
 
     # -- GAN with the full history (alpha = 0 keeps the early snapshots for the figure) ----
     gan_cfg = GANConfig.preset(
-        "wgan-gp", n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, lr=cfg.gan_lr,
-        seed=ctx.seed, gp_lambda=cfg.gp_lambda, device=ctx.device,
+        "wgan-gp", n_epochs=cfg.n_epochs, batch_size=cfg.batch_size, gan_lr=cfg.gan_lr,
+        random_state=ctx.seed, gp_lambda=cfg.gp_lambda, device=ctx.device,
     )  # fmt: skip
     nets = NetConfig(width=cfg.width, latent_dim=cfg.latent_dim)
     hist_cfg = HistoryConfig(

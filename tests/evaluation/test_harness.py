@@ -5,21 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 
 from historyad.evaluation import harness, jobs
 
 FAST = {"n_epochs": 2.0, "width": 8, "min_iterations": 0}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _data():

@@ -23,7 +23,8 @@ per-channel log-amplitude spectra, log(1 + |rfft(x_c)| / T): a window's spectrum
 change when the same motion or vibration starts a few steps earlier, while the raw values do
 (kNN on raw windows calls two phases of one periodic signal far apart). The GAN is trained on
 the raw windows; its samples go through the same transform. Chosen on the benchmark's
-series sets (RESULTS.md, "Settings chosen on benchmark data"); ``series_view="raw"`` compares raw windows.
+series sets (RESULTS.md, "Settings chosen on benchmark data"); ``series_view="raw"``
+compares raw windows.
 
 ``DensityRatioEnsemble`` (the detector we recommend, registry name "recommended") averages
 three log density ratios at x, all in the same units:

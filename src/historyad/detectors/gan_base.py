@@ -31,7 +31,8 @@ LOSS_PRESETS: dict[str, str] = {
     "gan": "gan",  # seed 001 Alg. 1: one discriminator step per generator step, Adam 2e-4
 }
 # Floor on the GAN's generator iterations (``GANConfig.min_iterations``): an epoch is stretched
-# on small data so that training makes at least this many (RESULTS.md, "Which generator, and how long the GAN trains").
+# on small data so that training makes at least this many (RESULTS.md, "Which generator, and
+# how long the GAN trains").
 MIN_ITERATIONS = 1000
 
 

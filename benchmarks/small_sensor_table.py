@@ -13,13 +13,11 @@ detector, ``HistoryAD()`` (seed 000's method), kNN and PyOD's KNN, LOF and IFore
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
-from historyad.detectors.registry import get_detector
+from historyad.evaluation.harness import evaluate_detectors
 
 
 def sensor_table(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -44,15 +42,15 @@ def main() -> None:
     faults = X[y == 1]
     print("| detector | AUPRC | faults flagged by predict | generator iterations | fit s |")
     print("|---|---|---|---|---|")
-    for name, params in (("recommended", {"random_state": 0}),
-                         ("historyad", {"random_state": 0}), ("knn", {})):
-        t0 = time.perf_counter()
-        det = get_detector(name)(**params).fit(X[train])
-        fit_s = time.perf_counter() - t0
-        ap = average_precision_score(y[test], det.decision_function(X[test]))
+    lineup = {"recommended": {"name": "recommended", "random_state": 0},
+              "historyad": {"name": "historyad", "random_state": 0}, "knn": {"name": "knn"}}
+    results = evaluate_detectors(X[train], X[test], y[test], lineup, keep_models=True,
+                                 dataset="small-sensor-table")  # the one fit-and-score path
+    for res in results:
+        det = res.model
         its = len(det.gan_.records.get("gen_iter", [])) if hasattr(det, "gan_") else "—"
-        print(f"| {name} | {ap:.3f} | {int(det.predict(faults).sum())}/15 | {its} | "
-              f"{fit_s:.0f} |", flush=True)
+        print(f"| {res.detector} | {res.auprc:.3f} | {int(det.predict(faults).sum())}/15 | "
+              f"{its} | {res.fit_seconds:.0f} |", flush=True)
     try:
         from pyod.models.iforest import IForest
         from pyod.models.knn import KNN

@@ -3,7 +3,8 @@
 Default suite: the recommended detector against kNN on a small ADBench table (novelty
 protocol), with its defaults; it fails when the recommended detector falls more than 0.02
 AUPRC below kNN (measured: 0.467 vs kNN 0.464 on 41_Waveform with the quick benchmark's
-300-iteration GAN, 0.531 vs 0.464 with the default 1000, RESULTS.md).
+300-iteration GAN; 0.531 here with the default 1000, 0.539 in the full benchmark's
+split, RESULTS.md).
 
 Slow (``make test-all``), MNIST leave-one-digit-out: floors set below what a short CPU
 schedule measured, so they catch a broken pipeline, not noise. The averaged critic

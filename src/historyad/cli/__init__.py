@@ -52,7 +52,8 @@ from historyad.cli._plumbing import (
 
 app = typer.Typer(
     name="historyad",
-    help="GAN-based anomaly detection: HistoryAD, WGAN critic, encoder, inversion, kNN.",
+    help=("GAN-based anomaly detection: the recommended detector (kNN densities and the "
+          "generator density ratio), HistoryAD, WGAN critic, encoder, inversion, kNN."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

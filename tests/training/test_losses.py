@@ -112,6 +112,5 @@ def test_steps_update_and_clip() -> None:
     out = generator_step(d, g, 16, opt_g, cfg, noise=torch.Generator().manual_seed(2))
     assert set(out) == {"loss"}
     assert all(torch.equal(a, p) for a, p in zip(before, d.parameters(), strict=True))
-    assert all(p.grad is None for p in d.parameters()) or True
     assert not all(torch.equal(a, p) for a, p in zip(g_before, g.parameters(), strict=True))
     assert all(p.requires_grad for p in d.parameters())

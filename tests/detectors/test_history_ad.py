@@ -180,7 +180,8 @@ def test_file_from_before_the_two_sided_score_loads(tmp_path: Path) -> None:
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from historyad.detectors.base import BaseDetector, _digest
+    from historyad.detectors.base import BaseDetector
+    from historyad.detectors.persistence import _digest
 
     X = np.random.default_rng(0).normal(size=(128, 3)).astype(np.float32)
     det = HistoryAD(n_epochs=2.0, saves_per_epoch=2, dtv_steps=5, width=8, beta=3.0,

@@ -12,7 +12,7 @@
   the same batched ``_score`` path as test scores; kNN leaves each training sample out of
   its own neighbours, HistoryAD takes its two-sided reference from the same pass);
 - ``save(path)`` / ``load(path)``: one safetensors file (weights and arrays) whose metadata
-  holds the JSON config; no pickle, and a SHA-256 of the tensor bytes catches tampering.
+  holds the JSON config; no pickle (``historyad.detectors.persistence``).
 
 Inputs: numpy arrays or torch tensors shaped (N, D) tables, (N, C, T) series or
 (N, C, H, W) images. Tables and series are standardised with training statistics when
@@ -22,8 +22,6 @@ Inputs: numpy arrays or torch tensors shaped (N, D) tables, (N, C, T) series or
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -31,52 +29,18 @@ from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from historyad import __version__
 from historyad.config import Check, Constraint, Interval, Options, check_params
+from historyad.detectors.inputs import to_numpy
+from historyad.detectors.persistence import DetectorFileError, load_detector, save_detector
 
 logger = logging.getLogger(__name__)
 
 ArrayLike = np.ndarray | torch.Tensor
-FORMAT = "historyad-detector"
 
-
-class DetectorFileError(ValueError):
-    """A saved detector file is missing, truncated, tampered with or of another format."""
-
-
-def to_numpy(X: Any, *, name: str = "X") -> np.ndarray:
-    """Validate ``X`` and return a float32 array; errors name the problem."""
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    if not isinstance(X, np.ndarray):
-        try:
-            X = np.asarray(X)
-        except Exception as exc:  # ragged lists and the like
-            raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
-    if X.dtype == object or not (
-        np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)
-    ):
-        raise TypeError(
-            f"{name} has dtype {X.dtype}; expected a real numeric dtype (float or int)"
-        )
-    if X.ndim not in (2, 3, 4):
-        raise ValueError(
-            f"{name} has rank {X.ndim} (shape {X.shape}); expected (N, D) tables, "
-            "(N, C, T) series or (N, C, H, W) images"
-        )
-    if X.shape[0] == 0 or any(s == 0 for s in X.shape[1:]):
-        raise ValueError(f"{name} is empty (shape {X.shape}); at least one sample is needed")
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if not np.isfinite(X).all():
-        bad = int((~np.isfinite(X)).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite values; clean or impute them")
-    return X
-
+__all__ = ["ArrayLike", "BaseDetector", "DetectorFileError", "detector_params", "to_numpy"]
 
 D = TypeVar("D", bound="BaseDetector")
 
@@ -237,122 +201,15 @@ class BaseDetector(BaseEstimator):
                 out.append(fn(batch).detach().float().cpu().numpy().reshape(-1))
         return np.concatenate(out).astype(np.float64)
 
-    # -- persistence -------------------------------------------------------------------
+    # -- persistence (historyad.detectors.persistence) -----------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write weights and config to one safetensors file (no pickle). Returns the path."""
-        check_is_fitted(self, "threshold_")
-        path = Path(path)
-        tensors = {
-            f"state.{k}": v.detach().cpu().contiguous() for k, v in self._state_tensors().items()
-        }
-        tensors["fitted.decision_scores"] = torch.from_numpy(np.asarray(self.decision_scores_))
-        if self.mean_ is not None:
-            tensors["fitted.mean"] = torch.from_numpy(self.mean_)
-            tensors["fitted.scale"] = torch.from_numpy(self.scale_)
-        meta = {
-            "format": FORMAT,
-            "version": __version__,
-            "class": type(self).__name__,
-            "params": _jsonable(self.get_params(deep=False)),
-            "input_shape": list(self.input_shape_),
-            "threshold": self.threshold_,
-            "extra": _jsonable(self._extra_meta()),
-        }
-        meta_json = json.dumps(meta, sort_keys=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        save_file(
-            tensors,
-            str(tmp),
-            metadata={"historyad": meta_json, "sha256": _digest(tensors, meta_json)},
-        )
-        tmp.replace(path)
-        return path
+        """Write weights and config to one safetensors file (no pickle). Returns the path.
+        See ``historyad.detectors.persistence.save_detector``."""
+        return save_detector(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> BaseDetector:
         """Load a detector saved by ``save``; the class is read from the file. Raises
-        DetectorFileError for a missing, truncated, tampered or foreign file."""
-        path = Path(path)
-        if not path.is_file():
-            raise DetectorFileError(f"no detector file at {path}")
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="pt") as f:
-                header = f.metadata() or {}
-            tensors = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise DetectorFileError(
-                f"{path} is not a readable safetensors detector file (truncated or corrupt?): "
-                f"{exc}"
-            ) from exc
-        if "historyad" not in header or "sha256" not in header:
-            raise DetectorFileError(f"{path} has no historyad metadata; not a detector file")
-        meta_json = header["historyad"]
-        if _digest(tensors, meta_json) != header["sha256"]:
-            raise DetectorFileError(f"{path} failed its SHA-256 check: the file was modified")
-        meta = json.loads(meta_json)
-        if meta.get("format") != FORMAT:
-            raise DetectorFileError(f"{path} has format {meta.get('format')!r}, not {FORMAT!r}")
-        klass = _detector_class(meta["class"])
-        if cls is not BaseDetector and not issubclass(klass, cls):
-            raise DetectorFileError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
-        det = klass(**_params_from_json(klass, meta["params"]))
-        det.input_shape_ = tuple(meta["input_shape"])
-        det.kind_ = {1: "table", 2: "series", 3: "image"}[len(det.input_shape_)]
-        det.n_features_in_ = int(np.prod(det.input_shape_))
-        det.threshold_ = float(meta["threshold"])
-        det.decision_scores_ = tensors["fitted.decision_scores"].numpy()
-        det.mean_ = tensors["fitted.mean"].numpy() if "fitted.mean" in tensors else None
-        det.scale_ = tensors["fitted.scale"].numpy() if "fitted.scale" in tensors else None
-        state = {k[len("state.") :]: v for k, v in tensors.items() if k.startswith("state.")}
-        det._load_state(state, meta.get("extra", {}))
-        return det
-
-
-def _detector_class(class_name: str) -> type[BaseDetector]:
-    """The detector class of the library named ``class_name``. Every one is a subclass of
-    BaseDetector that is already imported: importing this module runs the package's
-    ``__init__``, which imports them all (no lookup in the registry, which imports this)."""
-    todo, seen = [BaseDetector], set()
-    while todo:
-        klass = todo.pop()
-        if klass.__name__ == class_name and klass.__module__.startswith("historyad.detectors"):
-            return klass
-        seen.add(klass)
-        todo.extend(k for k in klass.__subclasses__() if k not in seen)
-    raise DetectorFileError(f"detector class {class_name!r} is unknown")
-
-
-def _digest(tensors: dict[str, torch.Tensor], meta_json: str) -> str:
-    h = hashlib.sha256(meta_json.encode())
-    for key in sorted(tensors):
-        t = tensors[key].contiguous()
-        h.update(key.encode())
-        h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    raise TypeError(f"cannot save parameter value {obj!r} of type {type(obj).__name__} as JSON")
-
-
-def _params_from_json(klass: type, params: dict[str, Any]) -> dict[str, Any]:
-    # JSON turns tuples into lists; restore tuples where the default is a tuple.
-    defaults = klass().get_params(deep=False)
-    out = {}
-    for k, v in params.items():
-        if k not in defaults:
-            raise DetectorFileError(f"saved parameter {k!r} is unknown to {klass.__name__}")
-        out[k] = tuple(v) if isinstance(defaults[k], tuple) and isinstance(v, list) else v
-    return out
+        DetectorFileError for a missing, truncated, modified or foreign file. See
+        ``historyad.detectors.persistence.load_detector``."""
+        return load_detector(path, expected=cls)

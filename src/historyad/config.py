@@ -359,3 +359,14 @@ __all__ = [
     "to_dict",
     "upgrade_dict",
 ]
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of config dataclass ``cls``'s field ``name``: detectors declare their GAN,
+    network, history and D_TV parameters with these, so each default is written once."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is dataclasses.MISSING:
+                raise TypeError(f"{cls.__name__}.{name} has no plain default")
+            return f.default
+    raise AttributeError(f"{cls.__name__} has no field {name!r}")

@@ -47,3 +47,41 @@ def test_explicit_settings_win_over_the_preset() -> None:
     assert (gan.gan_lr, gan.n_critic, gan.optimizer) == (1e-3, 2, "rmsprop")
     with pytest.raises(ValueError, match="loss='lsgan' is not allowed"):
         CriticDetector(loss="lsgan").training_configs()
+
+
+def test_detector_defaults_are_the_configs_defaults_but_the_listed_ones() -> None:
+    """Every detector parameter that is also a field of GANConfig / NetConfig /
+    HistoryConfig / DTVConfig has that field's default, except the listed deliberate
+    differences. Catches a default edited in one place only (written twice)."""
+    import dataclasses
+
+    from historyad.config import DTVConfig, GANConfig, HistoryConfig, NetConfig
+    from historyad.detectors.registry import DETECTORS, get_detector
+
+    deliberate = {
+        # the detectors' floor on generator iterations; the training layer keeps the papers'
+        # epoch schedules (RESULTS.md, "Which generator, and how long the GAN trains")
+        "min_iterations": (MIN_ITERATIONS, 0),
+        # None: the paper setting of the detector's loss (LOSS_PRESETS) / estimator
+        "gan_lr": (None, 1e-4), "n_critic": (None, 5), "beta": (None, 3.0),
+    }
+    checked = set()
+    for name in DETECTORS:
+        klass = get_detector(name)
+        params = klass().get_params(deep=False)
+        for cfg in (GANConfig, NetConfig, HistoryConfig, DTVConfig):
+            for f in dataclasses.fields(cfg):
+                if f.name not in params or f.default is dataclasses.MISSING:
+                    continue
+                if f.name in ("random_state", "device", "progress"):  # per-run settings
+                    assert params[f.name] == f.default, (klass.__name__, f.name)
+                    continue
+                if cfg is DTVConfig and f.name == "batch_size":  # the GAN's, by design
+                    continue
+                checked.add(f.name)
+                if f.name in deliberate:
+                    assert (params[f.name], f.default) == deliberate[f.name], f.name
+                else:
+                    assert params[f.name] == f.default, (klass.__name__, cfg.__name__, f.name)
+    assert {"n_epochs", "batch_size", "gp_lambda", "net_size", "saves_per_epoch", "alpha",
+            "dtv_steps", "lam", "min_iterations"} <= checked

@@ -18,7 +18,15 @@ from typing import Any, ClassVar, Self
 import torch
 from torch import nn
 
-from historyad.config import Constraint, GANConfig, HistoryConfig, Interval, NetConfig, Options
+from historyad.config import (
+    Constraint,
+    GANConfig,
+    HistoryConfig,
+    Interval,
+    NetConfig,
+    Options,
+    default_of,
+)
 from historyad.detectors.base import BaseDetector, detector_params
 
 logger = logging.getLogger(__name__)
@@ -32,7 +40,9 @@ LOSS_PRESETS: dict[str, str] = {
 }
 # Floor on the GAN's generator iterations (``GANConfig.min_iterations``): an epoch is stretched
 # on small data so that training makes at least this many (RESULTS.md, "Which generator, and
-# how long the GAN trains").
+# how long the GAN trains"). The one GAN default the detectors set apart from ``GANConfig``:
+# the training layer keeps the papers' schedules in epochs (``min_iterations=0``, no floor),
+# the detectors add the floor (tests/detectors/test_gan_settings.py lists every difference).
 MIN_ITERATIONS = 1000
 
 
@@ -43,15 +53,15 @@ class GANDetector(BaseDetector):
 
     # -- the GAN parameters every GAN detector takes (``GAN_PARAMETERS``) ---------------
     loss: str = "wgan-gp"  # trained with its paper setting (LOSS_PRESETS)
-    n_epochs: float = 5.0  # seed 000 §4.3 (MNIST: 5 epochs)
-    batch_size: int = 64  # seed 001 §4
+    n_epochs: float = default_of(GANConfig, "n_epochs")  # 5, seed 000 §4.3 (MNIST)
+    batch_size: int = default_of(GANConfig, "batch_size")  # 64, seed 001 §4
     n_critic: int | None = None  # None: the loss's paper setting (LOSS_PRESETS)
-    gp_lambda: float = 10.0  # seed 001 Alg. 2
+    gp_lambda: float = default_of(GANConfig, "gp_lambda")  # 10, seed 001 Alg. 2
     gan_lr: float | None = None  # None: the loss's paper setting (LOSS_PRESETS)
     min_iterations: int = MIN_ITERATIONS  # floor on generator iterations (small data)
-    net_size: str = "cpu"  # "paper": ~5 M parameters per G and D (seed 000 §4.1)
-    width: int | None = None  # None: the size's default width
-    latent_dim: int | None = None  # None: the size's default (2 for 2-D toys, 100 images)
+    net_size: str = default_of(NetConfig, "net_size")  # "cpu"; "paper": seed 000 §4.1
+    width: int | None = default_of(NetConfig, "width")  # None: the size's default
+    latent_dim: int | None = default_of(NetConfig, "latent_dim")  # None: the size's
     random_state: int = 0  # seeds the GAN, the nets and every sample the detector draws
     progress: bool = False  # progress bar during GAN training
 

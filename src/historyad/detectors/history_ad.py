@@ -46,7 +46,14 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
-from historyad.config import Constraint, DTVConfig, HistoryConfig, Interval, Options
+from historyad.config import (
+    Constraint,
+    DTVConfig,
+    HistoryConfig,
+    Interval,
+    Options,
+    default_of,
+)
 from historyad.detectors.base import detector_params, to_numpy
 from historyad.detectors.density_ratio import density_ratio_score, n_reference
 from historyad.detectors.gan_base import GANDetector, prefixed
@@ -124,21 +131,21 @@ class HistoryAD(GANDetector):
     needs_history = True
     wgan_gp_preset = "historyad"  # seed 000 §4.3: Adam, lr decreasing from 5e-4
 
-    saves_per_epoch: int = 50  # seed 000 §4.3
-    alpha: float = 1.0  # history window start [α, n_epochs] (seed 000 §4.3)
+    saves_per_epoch: int = default_of(HistoryConfig, "saves_per_epoch")  # 50, seed 000 §4.3
+    alpha: float = default_of(HistoryConfig, "alpha")  # 1: window [α, n_epochs], §4.3
     beta: float | None = None  # e^(−βt); None: 3 for "network" (seed 000 §4.3), 0 for knn
     estimator: Literal["network", "knn"] = "network"  # seed 000's D_TV network
     n_neighbors: int = 5  # k of the knn estimator (PyOD's kNN default)
     n_history: int | None = None  # P_Ghist samples for knn; None: 4 per training row
-    lam: float = 10.0  # λ of eq. (10), seed 000
-    case: Literal[1, 2] = 1  # 2: half the latents from the wider P_Z'
-    wide_std: float = 2.0  # std of P_Z' (case 2)
+    lam: float = default_of(DTVConfig, "lam")  # 10: λ of eq. (10), seed 000
+    case: Literal[1, 2] = default_of(DTVConfig, "case")  # 1; 2: half the latents from P_Z'
+    wide_std: float = default_of(DTVConfig, "wide_std")  # 2: std of P_Z' (case 2)
     train_dtv: bool = True  # False: seed 000's "no training" variant
-    dtv_steps: int = 1500
-    dtv_lr: float = 1e-4
-    dtv_gp: float = 0.0  # gradient penalty on D_TV (our extension; 0 = paper)
-    dtv_noise: float = 0.0  # instance-noise std on D_TV's inputs (our extension; 0 = paper)
-    history_store: Literal["auto", "memory", "disk"] = "auto"
+    dtv_steps: int = default_of(DTVConfig, "dtv_steps")  # 1500
+    dtv_lr: float = default_of(DTVConfig, "dtv_lr")  # 1e-4
+    dtv_gp: float = default_of(DTVConfig, "dtv_gp")  # 0 = paper; D_TV gradient penalty
+    dtv_noise: float = default_of(DTVConfig, "dtv_noise")  # 0 = paper; input noise std
+    history_store: Literal["auto", "memory", "disk"] = default_of(HistoryConfig, "history_store")
     score: Literal["dtv", "two-sided"] = "dtv"  # seed 000's raw D_TV output
 
     # D_TV's parameters are DTVConfig's fields of the same names (``_dtv_config``) and take

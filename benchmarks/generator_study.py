@@ -46,7 +46,7 @@ from historyad.config import GANConfig, HistoryConfig, NetConfig
 from historyad.detectors.density_ratio import density_ratio_score, ensemble_components
 from historyad.detectors.neighbors import NeighbourDensities
 from historyad.evaluation.metrics import auprc
-from historyad.evaluation.peers import make_peer
+from historyad.evaluation.peers import run_peers
 from historyad.training.trainer import train_gan
 
 log = logging.getLogger("generator_study")
@@ -129,11 +129,12 @@ def study_split(name: str, split: Any, args: argparse.Namespace) -> list[dict[st
                      "global": auprc(y, g), "local": auprc(y, lo), "generator": auprc(y, ge),
                      "global+generator": auprc(y, (g + ge) / 2),
                      "local+generator": auprc(y, (lo + ge) / 2)})
-    for peer in ("pyod-knn", "pyod-lof"):
-        det = make_peer(peer, {}, n_features=flat(Xtr).shape[1], seed=args.seed)
-        det.fit(flat(Xtr))
-        rows.append({"split": name, "reference": peer,
-                     peer: auprc(y, det.decision_function(flat(Xte)))})
+    peers, notes = run_peers({"pyod-knn": {}, "pyod-lof": {}}, Xtr, Xte, y, seed=args.seed,
+                             dataset=name, protocol="novelty", anomaly="")
+    rows += [{"split": name, "reference": r["detector"], r["detector"]: r["auprc"]}
+             for r in peers]
+    for note in notes:
+        log.warning(note)
     log.info("%s: GAN %.0f s; %s", name, gan_s, rows[:2])
     return rows
 

@@ -30,8 +30,8 @@ from sklearn.neighbors import NearestNeighbors
 from _mnist_study import add_split_args, cached_gan
 from historyad.config import NetConfig
 from historyad.data import load
-from historyad.detectors import KNNDetector
 from historyad.detectors.history_ad import dtv_loss, tv_estimate
+from historyad.evaluation.harness import evaluate_detectors
 from historyad.evaluation.metrics import auprc, auroc
 from historyad.nn.factory import build_critic
 from historyad.protocols import leave_one_class_out
@@ -281,7 +281,8 @@ def main() -> None:
         post_hoc(name, net, tf)
 
     if args.only is None or "knn" in args.only:
-        row("knn", KNNDetector().fit(split.X_train).decision_function(Xte[test]))
+        (res,) = evaluate_detectors(split.X_train, Xte[test], yte[test], {"knn": {"name": "knn"}})
+        row("knn", res.scores)
     averaged = build_critic(run.input_shape, NetConfig())
     averaged.load_state_dict(init)
     row("averaged critic (a=1, b=3)", scores(averaged, Xt))

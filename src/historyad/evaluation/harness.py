@@ -4,7 +4,13 @@ score the test data and return the records of ``metrics.json``.
 
 Every caller goes through here: ``historyad evaluate`` and ``historyad fit``
 (``evaluation.jobs``), ``historyad benchmark`` (``evaluation.benchmark``), every
-``historyad reproduce`` experiment and the study scripts in ``benchmarks/``.
+``historyad reproduce`` experiment and every study script in ``benchmarks/`` that fits a
+detector. Two kinds of script call lower layers on purpose: ablations of parts that are not
+detectors (the generator study's score terms against other references, the D_TV studies'
+weight averages and training variants) and the timing benchmarks (``bench_*.py``), which
+time ``fit`` and ``decision_function`` alone (GPU synchronisation, precision modes, peak
+memory resets) rather than a fit-and-score pipeline. PyOD peers are fitted and scored by
+``evaluation.peers.run_peers`` on the same splits.
 
 - ``evaluate_detectors``: fit and score each detector in turn (the usual entry point);
 - ``fit_each`` / ``score_fitted``: its two halves, for experiments that score one fit on

@@ -511,3 +511,19 @@ def test_auto_store_picks_memory_for_small_and_disk_for_large_generators() -> No
     assert resolve_store(half, big, n_epochs=5.0, per_epoch=187).history_store == "memory"
     assert resolve_store(HistoryConfig(history_store="memory"), big, n_epochs=5.0,
                          per_epoch=187).history_store == "memory"
+
+
+def test_critic_average_without_snapshot_in_window_names_the_window() -> None:
+    """A run too short for any critic snapshot inside [alpha, n_epochs] gives a ValueError
+    naming the window (not the averager's internal RuntimeError)."""
+    import pytest
+    import torch
+
+    from historyad.config import GANConfig, HistoryConfig, NetConfig
+    from historyad.training.trainer import train_gan
+
+    X = torch.rand(100, 4) * 2 - 1
+    run = train_gan(X, GANConfig(n_epochs=0.5, n_critic=1), NetConfig(width=8),
+                    HistoryConfig(saves_per_epoch=2, alpha=0.0, beta=0.0))
+    with pytest.raises(ValueError, match=r"history window \[alpha=0.0, n_epochs=0.5\]"):
+        run.critic_average()

@@ -136,8 +136,18 @@ class GANRun:
         )
 
     def critic_average(self) -> dict[str, torch.Tensor]:
-        """The e^(−βt)-weighted average of the critic's weights over training (eq. 14)."""
-        return self._require_recorder().average.average()
+        """The e^(−βt)-weighted average of the critic's weights over training (eq. 14).
+        Raises ValueError when no critic snapshot fell inside the history window."""
+        recorder = self._require_recorder()
+        if recorder.average.count == 0:
+            hc = self.history_config
+            raise ValueError(
+                f"no critic snapshot was averaged: none was recorded inside the history window "
+                f"[alpha={hc.alpha if hc else '?'}, n_epochs={self.gan_config.n_epochs}] "
+                f"({len(recorder.store)} generator snapshots in all); train for more "
+                "generator iterations (n_epochs, min_iterations) or lower alpha"
+            )
+        return recorder.average.average()
 
 
 __all__ = ["RECORD_KEYS", "GANRun"]

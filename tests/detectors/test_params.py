@@ -60,8 +60,8 @@ def test_a_parameter_without_a_constraint_is_refused_at_class_creation() -> None
     [
         ("knn", {"n_neighbors": 0}, r"n_neighbors=0 is not allowed; use an int >= 1"),
         ("knn", {"method": "max"}, r"method='max' is not allowed; choose one of \['largest'"),
-        ("knn", {"contamination": 0.5}, r"contamination=0.5 is not allowed; use a number in "
-                                        r"\(0, 0.5\)"),
+        ("knn", {"contamination": 0.6}, r"contamination=0.6 is not allowed; use a number in "
+                                        r"\(0, 0.5\]"),
         ("critic", {"loss": "lsgan"}, r"loss='lsgan' is not allowed; choose one of "
                                       r"\['gan', 'wgan', 'wgan-gp'\]"),
         ("critic", {"batch_size": 2.5}, r"batch_size=2.5 is not allowed; use an int > 0"),

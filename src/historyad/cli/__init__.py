@@ -1,4 +1,5 @@
-"""The ``historyad`` command line: demo, fit, score, evaluate, benchmark, datasets, reproduce.
+"""The ``historyad`` command line: demo, fit, score, evaluate, benchmark, datasets, reproduce,
+export.
 
 Every command takes ``--config FILE.toml``: top-level keys set the command's options (the
 command line wins), ``[params]`` holds detector parameters (as ``--param``), ``[gan]`` and
@@ -49,6 +50,7 @@ from historyad.cli._plumbing import (
     _presence,
     _setup,
 )
+from historyad.cli.export import register as register_export
 
 app = typer.Typer(
     name="historyad",
@@ -155,14 +157,18 @@ def score(
     out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
     device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
     download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
+    alpha: float | None = typer.Option(
+        None, "--alpha", help="Flag p-value <= alpha (false-alarm rate <= alpha on normals) "
+        "instead of the fitted threshold; needs a model with a calibration set."),
 ) -> None:
-    """Score a protocol's test split with a saved model; write index,label,score,prediction."""
+    """Score a protocol's test split with a saved model; write index,label,score,prediction
+    (and p_value when the model has a calibration set: fit(X, calibration=...))."""
     from historyad.detectors.base import BaseDetector
     from historyad.evaluation import jobs
     from historyad.evaluation.metrics import ranking_metrics
 
     toml = _load_toml(config, (*_COMMON, "model", "dataset", "protocol", "anomaly", "normal",
-                               "window", "stride"))
+                               "window", "stride", "alpha"))
     model_p = _pick("model", model, toml, None)
     if not model_p:
         raise CLIError("--model is required (a model.safetensors written by `historyad fit`)")
@@ -186,13 +192,22 @@ def score(
                             quick=quick_b, window=int(toml.get("window", 64)),
                             stride=int(toml.get("stride", 32)), download=download)
     scores = det.decision_function(split.X_test)
-    preds = det.predict(split.X_test)
+    alpha_f = _pick("alpha", alpha, toml, None)
+    calibrated = getattr(det, "calibration_scores_", None) is not None
+    if alpha_f is not None and not calibrated:
+        raise CLIError(f"--alpha needs p-values, and {model_p} has no calibration set: fit "
+                       "the detector with fit(X, calibration=0.2) (or call calibrate(X_normal)"
+                       ") and save it, then score it")
+    pvals = det.p_values(split.X_test) if calibrated else None
+    preds = det.predict(split.X_test, alpha=alpha_f)
     out_p.parent.mkdir(parents=True, exist_ok=True)
     with out_p.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["index", "label", "score", "prediction"])
+        writer.writerow(["index", "label", "score", "prediction",
+                         *(["p_value"] if calibrated else [])])
         for i, (y, s, p) in enumerate(zip(split.y_test, scores, preds, strict=True)):
-            writer.writerow([i, int(y), f"{float(s):.8g}", int(p)])
+            writer.writerow([i, int(y), f"{float(s):.8g}", int(p),
+                             *([f"{float(pvals[i]):.6g}"] if pvals is not None else [])])
     ap, roc = ranking_metrics(split.y_test, scores)
     typer.echo(f"wrote {len(scores)} scores to {out_p} (AUPRC {ap:.3f}, AUROC {roc:.3f})")
 
@@ -350,6 +365,9 @@ def reproduce(
     records = run_fn(ctx)
     _echo_tables(records)
     typer.echo(f"wrote {out_p}/metrics.json, config.json, report.md and figures")
+
+
+register_export(app)  # `historyad export` (historyad.cli.export)
 
 
 def main() -> None:

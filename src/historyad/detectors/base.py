@@ -11,6 +11,17 @@
   ``1 - contamination`` quantile of ``decision_scores_`` (the training scores, computed by
   the same batched ``_score`` path as test scores; kNN leaves each training sample out of
   its own neighbours, HistoryAD takes its two-sided reference from the same pass);
+  ``predict(X, alpha=0.05)`` flags by calibrated p-values instead;
+- ``decision_scores_`` are therefore *leave-one-out* scores for the memory-based detectors
+  (kNN, density-ratio, recommended, HistoryAD's knn estimator): distributed like the scores
+  of fresh normals, so ``labels_`` and ``predict`` on fresh normals flag about
+  ``contamination``, but ``predict(X_train)`` scores each row with itself as a neighbour
+  and flags fewer (8 % instead of 10 %, say). For the network detectors they are the
+  test-time scores of the data the networks were fitted on (fresh normals may score
+  higher: held-out calibration data, ``fit(X, calibration=...)``, corrects for that);
+- PyOD's outputs (``labels_``, ``fit_predict``, ``predict_proba``, ``predict_confidence``),
+  conformal p-values and ONNX export come from ``OutlierOutputs``
+  (``historyad.detectors.outputs``);
 - ``save(path)`` / ``load(path)``: one safetensors file (weights and arrays) whose metadata
   holds the JSON config; no pickle (``historyad.detectors.persistence``).
 
@@ -33,7 +44,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from historyad.config import Check, Constraint, Interval, Options, check_params
+from historyad.detectors.conformal import split_calibration
 from historyad.detectors.inputs import to_numpy
+from historyad.detectors.outputs import OutlierOutputs
 from historyad.detectors.persistence import DetectorFileError, load_detector, save_detector
 
 logger = logging.getLogger(__name__)
@@ -63,7 +76,7 @@ def detector_params(cls: type[D]) -> type[D]:
 
 
 @detector_params
-class BaseDetector(BaseEstimator):
+class BaseDetector(OutlierOutputs, BaseEstimator):
     """Common machinery; subclasses implement ``_fit``, ``_score`` and the state hooks."""
 
     #: Sign and meaning of scores, for docs and reports.
@@ -72,13 +85,13 @@ class BaseDetector(BaseEstimator):
     score_batch_size: ClassVar[int] = 1024
 
     # -- parameters every detector takes -----------------------------------------------
-    contamination: float = 0.05  # expected anomaly fraction: sets ``threshold_``
+    contamination: float = 0.05  # expected anomaly fraction in (0, 0.5]: sets ``threshold_``
     standardize: str | bool = "auto"  # "auto": tables and series yes, images no
     device: str = "cpu"
 
     #: parameter -> constraint, this class's own parameters only (``parameter_constraints``)
     _parameter_constraints: ClassVar[dict[str, Constraint]] = {
-        "contamination": Interval(float, gt=0, lt=0.5),
+        "contamination": Interval(float, gt=0, le=0.5),  # PyOD's and sklearn's range
         "standardize": Options("auto", True, False),
         "device": Check(lambda d: isinstance(d, str | torch.device),
                         "a torch device such as 'cpu' or 'cuda:0'"),
@@ -99,15 +112,18 @@ class BaseDetector(BaseEstimator):
         check_params(self.get_params(deep=False), self.parameter_constraints())
 
     # -- the estimator API -------------------------------------------------------------
-    def fit(self, X: ArrayLike, y: Any = None) -> Self:
+    def fit(self, X: ArrayLike, y: Any = None, *, calibration: Any = None) -> Self:
         """Train on normal data ``X``; ``y`` is ignored (present for sklearn pipelines).
+        ``calibration``: a fraction of X (e.g. 0.2) or an array of normal samples kept out
+        of training, whose scores calibrate ``p_values`` (``conformal.split_calibration``).
         Raises ValueError for parameters outside their constraints, before any training."""
         self._validate_params()
         Xn = to_numpy(X)
+        Xn, X_cal = split_calibration(Xn, calibration, seed=getattr(self, "random_state", 0))
         self._fit(self.prepare_training_data(Xn))
         self.decision_scores_ = self._training_scores(Xn)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
         self.n_features_in_ = int(np.prod(self.input_shape_))
+        self._finish_fit(X_cal)  # threshold_, labels_, calibration_scores_ (outputs.py)
         return self
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
@@ -120,10 +136,6 @@ class BaseDetector(BaseEstimator):
                 f"{self.input_shape_} (features / channels / length must match fit)"
             )
         return self._score_array(Xn)
-
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """0 = normal, 1 = anomaly: ``decision_function(X) > threshold_``."""
-        return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """sklearn's convention (higher = more normal): ``-decision_function(X)``."""
@@ -202,14 +214,18 @@ class BaseDetector(BaseEstimator):
         return np.concatenate(out).astype(np.float64)
 
     # -- persistence (historyad.detectors.persistence) -----------------------------------
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, key: str | bytes | None = None) -> Path:
         """Write weights and config to one safetensors file (no pickle). Returns the path.
-        See ``historyad.detectors.persistence.save_detector``."""
-        return save_detector(self, path)
+        ``key``: also sign it (HMAC-SHA256). See ``persistence.save_detector``."""
+        return save_detector(self, path, key=key)
 
     @classmethod
-    def load(cls, path: str | Path) -> BaseDetector:
-        """Load a detector saved by ``save``; the class is read from the file. Raises
-        DetectorFileError for a missing, truncated, modified or foreign file. See
+    def load(
+        cls, path: str | Path, device: str | None = None, *, key: str | bytes | None = None
+    ) -> BaseDetector:
+        """Load a detector saved by ``save``; the class is read from the file. ``device``:
+        where to put it (default: the saved device, or the CPU when that is a GPU this
+        machine lacks); ``key``: refuse the file unless it is signed with it. Raises
+        DetectorFileError for a missing, truncated, corrupt, incomplete or foreign file. See
         ``historyad.detectors.persistence.load_detector``."""
-        return load_detector(path, expected=cls)
+        return load_detector(path, expected=cls, device=device, key=key)

@@ -35,19 +35,24 @@ class CriticDetector(GANDetector):
         "threshold_mode": Options("quantile", "interval"),
     }
 
-    def fit(self, X: Any, y: Any = None) -> CriticDetector:
-        super().fit(X, y)
-        if self.threshold_mode == "interval":
-            self.threshold_low_ = float(np.min(self.decision_scores_))
-            self.threshold_ = float(np.max(self.decision_scores_))
-        return self
+    def _set_threshold(self) -> None:
+        """Interval mode: [threshold_low_, threshold_] = [min, max] of the training scores."""
+        if self.threshold_mode != "interval":
+            super()._set_threshold()
+            return
+        self.threshold_low_ = float(np.min(self.decision_scores_))
+        self.threshold_ = float(np.max(self.decision_scores_))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def _flag(self, scores: np.ndarray) -> np.ndarray:
         """0/1; in interval mode 1 when the score is outside [threshold_low_, threshold_]."""
-        s = self.decision_function(X)
+        s = np.asarray(scores)
         if self.threshold_mode == "interval":
             return ((s > self.threshold_) | (s < self.threshold_low_)).astype(np.int64)
         return (s > self.threshold_).astype(np.int64)
+
+    def _two_sided(self) -> bool:
+        """Interval mode: both tails are anomalous, so are the p-values' alternatives."""
+        return self.threshold_mode == "interval"
 
     def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
         self.critic_ = frozen_copy(run.critic).to(self._device)

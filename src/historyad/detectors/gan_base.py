@@ -165,7 +165,10 @@ class GANDetector(BaseDetector):
         return {"latent_dim": self.latent_dim_}
 
     def _restore(self, which: str, tensors: dict[str, torch.Tensor]) -> nn.Module:
+        from historyad.detectors.persistence import check_module_state
+
         net = self._build(which)
+        check_module_state(net, tensors, which)  # names a missing or mis-shaped tensor
         prefix = f"{which}."
         state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         net.load_state_dict(state)

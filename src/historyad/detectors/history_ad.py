@@ -207,14 +207,15 @@ class HistoryAD(GANDetector):
         *,
         X_val: Any = None,
         y_val: Any = None,
+        calibration: Any = None,
     ) -> HistoryAD:
         """Train the GAN (unless reused), then the estimator: sample the history and index
         it (knn), or train D_TV (network). With ``X_val``/``y_val`` (0/1, 1 = anomaly) the
         AUPRC along D_TV training is recorded in ``dtv_records_`` (seed 000 Fig. 5; network
-        only); it is never used to choose the model."""
+        only); it is never used to choose the model. ``calibration``: as ``BaseDetector.fit``."""
         self._val = (X_val, y_val) if X_val is not None else None
         try:
-            return super().fit(X, y)
+            return super().fit(X, y, calibration=calibration)
         finally:
             self._val = None
 

@@ -134,7 +134,8 @@ def test_fit_historyad_on_a_short_schedule_announces_its_alpha(tmp_path: Path):
     assert "note: historyad: alpha=0.2" in result.output
     assert json.loads((out / "config.json").read_text())["params"]["alpha"] == 0.2
     ok(result := invoke("fit", "-d", "historyad", "--dataset", "digits", "--anomaly", "4",
-                        *TINY_GAN, "-p", "dtv_steps=5", "-p", "alpha=0.5", "--out", out))
+                        *TINY_GAN, "-p", "dtv_steps=5", "-p", "alpha=0.5", "--out", out,
+                        "--overwrite"))
     assert "note:" not in result.output
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,33 @@ def test_detector_saved_before_the_rename_loads_and_scores_as_then() -> None:
     assert isinstance(det, HistoryAD) and det.dtv_steps == 5 and det.random_state == 3
     scores = det.decision_function(np.asarray(expected["X_test"], dtype=np.float32))
     np.testing.assert_allclose(scores, expected["scores"], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("cls", "data", "expected"),
+    [
+        (GANConfig, [1], "a GANConfig must be a table"),
+        (NetConfig, {1: "cpu"}, "NetConfig keys must be strings"),
+        (GANConfig, {"betas": [0.5]}, "GANConfig: betas=(0.5,) is not allowed"),
+        (GANConfig, {"betas": 3}, "GANConfig: betas=3 is not allowed"),
+        (GANConfig, {"batch_size": "64"}, "GANConfig: batch_size='64' is not allowed"),
+        (GANConfig, {"progress": "no"}, "GANConfig: progress='no' is not allowed"),
+        (GANConfig, {"lr_decay": -1.0}, "GANConfig: lr_decay=-1.0 is not allowed"),
+        (GANConfig, {"random_state": -1}, "GANConfig: random_state=-1 is not allowed"),
+        (GANConfig, {"checkpoint_dir": 3}, "GANConfig: checkpoint_dir=3 is not allowed"),
+        (HistoryConfig, {"store_dir": ["a"]}, "HistoryConfig: store_dir=['a'] is not allowed"),
+        (HistoryConfig, {"record_critic": "yes"}, "HistoryConfig: record_critic='yes'"),
+        (HistoryConfig, {"beta": "3"}, "HistoryConfig: beta='3' is not allowed"),
+        (DTVConfig, {"betas": (0.5, 1.5)}, "DTVConfig: betas=(0.5, 1.5) is not allowed"),
+    ],
+)
+def test_from_dict_errors_name_the_class_the_key_and_the_value(cls, data, expected) -> None:
+    """A config read back from a file (checkpoint, GANRun.save, config.json) is checked field
+    by field: every problem is one ValueError, never an IndexError or a TypeError."""
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        from_dict(cls, data)
+
+
+def test_betas_read_back_as_a_tuple_of_floats() -> None:
+    assert from_dict(DTVConfig, {"betas": [0, 0.5]}).betas == (0.0, 0.5)
+    assert from_dict(GANConfig, {"betas": [0, 0.5]}).betas == (0.0, 0.5)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
@@ -164,6 +165,18 @@ def _check_fields(cfg: Any) -> None:
                  cfg.constraints)
 
 
+def _is_pair_of_betas(value: Any) -> bool:
+    return (isinstance(value, tuple | list) and len(value) == 2
+            and all(isinstance(b, numbers.Real) and not isinstance(b, bool) and 0 <= b < 1
+                    for b in value))
+
+
+_BETAS = Check(_is_pair_of_betas, "a pair of numbers in [0, 1), e.g. (0.5, 0.9)")
+_BOOL = Options(True, False)
+_PATH_OR_NONE = Check(lambda v: v is None or isinstance(v, str | os.PathLike),
+                      "None or a folder path")
+
+
 @dataclass
 class NetConfig:
     """Network family and size; the family (mlp / conv1d / conv2d) follows the data shape."""
@@ -218,6 +231,11 @@ class GANConfig:
         "gp_lambda": Interval(float, ge=0),
         "clip": Interval(float, gt=0),
         "min_iterations": Interval(int, ge=0),
+        "betas": _BETAS,
+        "lr_decay": Interval(float, gt=0, optional=True),
+        "random_state": Interval(int, ge=0, optional=True),
+        "progress": _BOOL,
+        "checkpoint_dir": _PATH_OR_NONE,
     }
 
     def __post_init__(self) -> None:
@@ -267,6 +285,9 @@ class HistoryConfig:
         "history_store": Options("auto", "memory", "disk"),
         "memory_budget_mb": Interval(float, ge=0),
         "store_dtype": Options("float32", "float16"),
+        "beta": Interval(float),
+        "store_dir": _PATH_OR_NONE,
+        "record_critic": _BOOL,
     }
 
     def __post_init__(self) -> None:
@@ -302,10 +323,12 @@ class DTVConfig:
         "wide_std": Interval(float, gt=0),
         "dtv_gp": Interval(float, ge=0),
         "dtv_noise": Interval(float, ge=0),
+        "betas": _BETAS,
     }
 
     def __post_init__(self) -> None:
         _check_fields(self)
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -332,9 +355,18 @@ def upgrade_dict(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     """Rebuild a config dataclass, rejecting unknown keys with a clear error. Old field names
-    (``cls.RENAMED_FIELDS``, configs written before a rename) are read as the new ones."""
+    (``cls.RENAMED_FIELDS``, configs written before a rename) are read as the new ones.
+    Every error is a ValueError naming the class, the key and the value."""
+    if not isinstance(data, Mapping):
+        raise ValueError(
+            f"a {cls.__name__} must be a table of field = value, not {type(data).__name__} "
+            f"{data!r}"
+        )
+    bad_keys = [k for k in data if not isinstance(k, str)]
+    if bad_keys:
+        raise ValueError(f"{cls.__name__} keys must be strings, not {bad_keys!r}")
     kwargs = upgrade_dict(cls, data)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(kwargs) - names)
@@ -342,7 +374,10 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         raise ValueError(f"unknown {cls.__name__} keys {unknown}; allowed: {sorted(names)}")
     if "betas" in kwargs and isinstance(kwargs["betas"], list):
         kwargs["betas"] = tuple(kwargs["betas"])
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ValueError(f"{cls.__name__}: {exc}") from None
 
 
 __all__ = [

@@ -4,13 +4,17 @@ export.
 Every command takes ``--config FILE.toml``: top-level keys set the command's options (the
 command line wins), ``[params]`` holds detector parameters (as ``--param``), ``[gan]`` and
 ``[history]`` the shared GAN of ``evaluate``, and ``[experiment]`` the overrides of a
-``reproduce`` experiment. Errors (bad options, unknown names, missing data) print one
-message and exit with code 2; ``-v`` shows INFO logs and ``--debug`` tracebacks.
+``reproduce`` experiment; the file is checked against a schema (unknown keys, wrong types).
+Errors (bad options, unknown names, missing data, bad files) print one ``error:`` line and
+exit with code 2 (an internal error: code 1); ``-v`` shows INFO logs and ``--debug``
+tracebacks. ``fit``, ``score``, ``evaluate``, ``reproduce`` and ``demo`` refuse to write into
+a non-empty ``--out`` unless ``--overwrite``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -33,26 +37,33 @@ from historyad.cli._plumbing import (
     MODEL_OPT,
     NORMALS_OPT,
     OUT_OPT,
+    OVERWRITE_OPT,
     PARAM_OPT,
     PROTOCOL_OPT,
     QUICK_OPT,
     SEED_OPT,
     SETS_OPT,
+    TOML_TYPES,
     CLIError,
+    GuardedTyper,
     _common,
     _echo_tables,
     _fail,
     _guarded,
     _load_toml,
     _note,
+    _out_dir,
+    _out_file,
     _parse_params,
     _pick,
     _presence,
+    _schema_errors,
     _setup,
+    _warn,
 )
 from historyad.cli.export import register as register_export
 
-app = typer.Typer(
+app = GuardedTyper(
     name="historyad",
     help=("GAN-based anomaly detection: the recommended detector (kNN densities and the "
           "generator density ratio), HistoryAD, WGAN critic, encoder, inversion, kNN."),
@@ -90,6 +101,7 @@ def demo(
     seed: int | None = SEED_OPT,
     quick: bool = QUICK_OPT,
     config: Path | None = CONFIG_OPT,
+    overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Leave-one-digit-out on scikit-learn's 8×8 digits (offline): AUPRC/AUROC per digit."""
     from historyad.evaluation.experiments.common import RunContext, run_digits_loo
@@ -97,6 +109,7 @@ def demo(
     toml = _load_toml(config, (*_COMMON, "experiment"))
     out_p, data_s, device_s, seed_i, quick_b = _common(toml, out, None, device, seed, quick,
                                                        "runs/demo")
+    _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
     ctx = RunContext(out_dir=out_p, quick=quick_b, seed=seed_i, data_root=data_s,
                      device=device_s, config=dict(toml.get("experiment", {})))
     records = run_digits_loo(ctx)
@@ -116,6 +129,7 @@ def fit(
     out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
     device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
     download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
+    overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Fit a detector on a protocol's training data; save model.safetensors + config.json."""
     from historyad.evaluation import jobs
@@ -133,6 +147,8 @@ def fit(
                                   device=device_s, seed=seed_i, quick=quick_b)
     if "alpha" in jobs.valid_params(klass):
         _note(jobs.short_schedule_alpha(params, label=name))
+    jobs.check_detector_params(klass, params, label=name)
+    _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
     window, stride = int(toml.get("window", 64)), int(toml.get("stride", 32))
     split = jobs.make_split(ds_name, proto, klass_value, data=data_s, seed=seed_i,
                             quick=quick_b, window=window, stride=stride, download=download)
@@ -160,37 +176,55 @@ def score(
     alpha: float | None = typer.Option(
         None, "--alpha", help="Flag p-value <= alpha (false-alarm rate <= alpha on normals) "
         "instead of the fitted threshold; needs a model with a calibration set."),
+    overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Score a protocol's test split with a saved model; write index,label,score,prediction
-    (and p_value when the model has a calibration set: fit(X, calibration=...))."""
+    (and p_value when the model has a calibration set: fit(X, calibration=...)) to --out
+    (a .csv file, or a folder: <out>/scores.csv; default runs/score/scores.csv).
+    Warns when the split holds rows the model was trained on."""
     from historyad.detectors.base import BaseDetector
     from historyad.evaluation import jobs
     from historyad.evaluation.metrics import ranking_metrics
+    from historyad.training._atomic import write_atomic
 
-    toml = _load_toml(config, (*_COMMON, "model", "dataset", "protocol", "anomaly", "normal",
-                               "window", "stride", "alpha"))
+    split_keys = ("dataset", "protocol", "anomaly", "normal", "window", "stride")
+    toml = _load_toml(config, (*_COMMON, "model", *split_keys, "alpha"))
     model_p = _pick("model", model, toml, None)
     if not model_p:
         raise CLIError("--model is required (a model.safetensors written by `historyad fit`)")
     model_p = Path(model_p)
+    if not model_p.is_file():
+        raise CLIError(f"--model {str(model_p)!r} does not exist (or is not a file); give a "
+                       "model.safetensors written by `historyad fit`")
+    det = BaseDetector.load(model_p)
     saved: dict[str, Any] = {}
-    if (model_p.parent / "config.json").is_file():
-        saved = json.loads((model_p.parent / "config.json").read_text())
-    toml = {**{k: saved[k] for k in ("dataset", "protocol", "seed", "quick", "window",
-                                     "stride", "data_root") if saved.get(k) is not None},
-            **toml}
-    if "data_root" in toml:
-        toml.setdefault("data", toml.pop("data_root"))
+    saved_file = model_p.parent / "config.json"
+    if saved_file.is_file():  # the settings of the fit, when the model is in its run folder
+        try:
+            saved = json.loads(saved_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CLIError(f"{str(saved_file)!r} (the model's config) is unreadable: {exc}; "
+                           "give --dataset and the split options instead") from None
+        saved = saved if isinstance(saved, dict) else {}
+    defaults = {k: saved[k] for k in ("dataset", "protocol", "seed", "quick", "window",
+                                      "stride") if saved.get(k) is not None}
+    if isinstance(saved.get("data_root"), str):
+        defaults["data"] = saved["data_root"]
+    problems = _schema_errors(defaults, TOML_TYPES)
+    if problems:
+        raise CLIError(f"{str(saved_file)!r} (the model's config): " + "; ".join(problems))
+    toml = {**defaults, **toml}
     out_p, data_s, _, seed_i, quick_b = _common(toml, out, data, device, seed, quick,
-                                                "scores.csv")
+                                                "runs/score")
+    out_file = _out_file(out_p, _pick("overwrite", overwrite, toml, False), "scores.csv")
     ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
     proto = jobs.protocol_name(_pick("protocol", protocol, toml, "loo"))
-    cli_class = anomaly if proto == "loo" else normal
+    cli_class = _pick("anomaly" if proto == "loo" else "normal",
+                      anomaly if proto == "loo" else normal, toml, None)
     klass_value = cli_class if cli_class is not None else saved.get("class")
-    det = BaseDetector.load(model_p)
+    window, stride = int(toml.get("window", 64)), int(toml.get("stride", 32))
     split = jobs.make_split(ds_name, proto, klass_value, data=data_s, seed=seed_i,
-                            quick=quick_b, window=int(toml.get("window", 64)),
-                            stride=int(toml.get("stride", 32)), download=download)
+                            quick=quick_b, window=window, stride=stride, download=download)
     scores = det.decision_function(split.X_test)
     alpha_f = _pick("alpha", alpha, toml, None)
     calibrated = getattr(det, "calibration_scores_", None) is not None
@@ -200,16 +234,20 @@ def score(
                        ") and save it, then score it")
     pvals = det.p_values(split.X_test) if calibrated else None
     preds = det.predict(split.X_test, alpha=alpha_f)
-    out_p.parent.mkdir(parents=True, exist_ok=True)
-    with out_p.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["index", "label", "score", "prediction",
-                         *(["p_value"] if calibrated else [])])
-        for i, (y, s, p) in enumerate(zip(split.y_test, scores, preds, strict=True)):
-            writer.writerow([i, int(y), f"{float(s):.8g}", int(p),
-                             *([f"{float(pvals[i]):.6g}"] if pvals is not None else [])])
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["index", "label", "score", "prediction",
+                     *(["p_value"] if calibrated else [])])
+    for i, (y, s, p) in enumerate(zip(split.y_test, scores, preds, strict=True)):
+        writer.writerow([i, int(y), f"{float(s):.8g}", int(p),
+                         *([f"{float(pvals[i]):.6g}"] if pvals is not None else [])])
+    write_atomic(out_file, buf.getvalue())
+    _warn(jobs.training_overlap(
+        saved, {"dataset": ds_name, "protocol": proto, "class": klass_value, "seed": seed_i,
+                "quick": quick_b, "window": window, "stride": stride},
+        split.X_test, data=data_s))
     ap, roc = ranking_metrics(split.y_test, scores)
-    typer.echo(f"wrote {len(scores)} scores to {out_p} (AUPRC {ap:.3f}, AUROC {roc:.3f})")
+    typer.echo(f"wrote {len(scores)} scores to {out_file} (AUPRC {ap:.3f}, AUROC {roc:.3f})")
 
 
 @app.command()
@@ -223,6 +261,7 @@ def evaluate(
     out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
     device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
     download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
+    overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Detectors on a dataset + protocol (one shared GAN) -> metrics.json, report.md."""
     from historyad.data import load
@@ -230,7 +269,8 @@ def evaluate(
 
     toml, out_p, data_s, device_s, seed_i, quick_b = _setup(
         config, ("dataset", "protocol", "detector", "anomaly", "normal", "params", "gan",
-                 "history", "window", "stride"), out, data, device, seed, quick, "runs/evaluate")
+                 "history", "window", "stride"), out, data, device, seed, quick, "runs/evaluate",
+        lists=("detector", "anomaly", "normal"))
     ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
     proto = jobs.protocol_name(_pick("protocol", protocol, toml, "loo"))
     names = list(_pick("detector", detector, toml, ["recommended", "knn"]))
@@ -239,6 +279,7 @@ def evaluate(
         history=toml.get("history", {}), device=device_s, seed=seed_i, quick=quick_b)
     for note in notes:
         _note(note)
+    _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
     cli_classes = anomaly if proto == "loo" else normal
     wanted = _pick("anomaly" if proto == "loo" else "normal", cli_classes, toml, None)
     if proto == "windows":
@@ -277,9 +318,10 @@ def benchmark(
     from historyad.evaluation.jobs import detector_class
 
     toml = _load_toml(config, ("quick", "set", "family", "detector", "no_peers", "out", "data",
-                               "seed"))
+                               "seed"), lists=("detector", "set", "family"))
     out_p, data_s, _, seed_i, quick_b = _common(toml, out, data, None, seed, quick,
                                                 "runs/benchmark")
+    _out_dir(out_p, overwrite=True)  # a folder (its three files are rewritten whole)
     names = list(_pick("detector", detector, toml, list(LINEUP)))
     for n in names:
         detector_class(n)
@@ -337,6 +379,7 @@ def reproduce(
     seed: int | None = SEED_OPT,
     quick: bool = QUICK_OPT,
     config: Path | None = CONFIG_OPT,
+    overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Run a paper experiment: metrics.json, config.json, report.md and figures in --out."""
     import importlib
@@ -359,6 +402,7 @@ def reproduce(
     out_p, data_s, device_s, seed_i, quick_b = _common(toml, out, data, device, seed, quick,
                                                        f"runs/{name}")
     run_fn = load_experiment(name)
+    _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
     ctx = RunContext(out_dir=out_p, quick=quick_b, seed=seed_i, data_root=data_s,
                      device=device_s, config=dict(toml.get("experiment", {})))
     typer.echo(f"running {name}{' (quick)' if quick_b else ''} -> {out_p}")

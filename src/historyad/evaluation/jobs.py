@@ -15,7 +15,8 @@ of failing, say so on stderr and write it to ``config.json``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,21 +47,40 @@ def check_dataset(name: str | None) -> str:
 
     if not name:
         raise ValueError(f"--dataset is required; choose one of {sorted(DATASETS)}")
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"--dataset {name!r} is unknown; choose one of {sorted(DATASETS)}")
     return name
+
+
+def check_device(device: object, option: str = "--device") -> str:
+    """``device`` if torch can use it here: cpu, cuda or cuda:N (CUDA available); else
+    ValueError naming ``option``."""
+    if isinstance(device, str) and device == "cpu":
+        return device
+    if isinstance(device, str) and (device == "cuda" or (
+            device.startswith("cuda:") and device[5:].isdigit())):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"{option} {device!r}: CUDA is not available here; use cpu")
+        index = int(device[5:]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"{option} {device!r}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+        return device
+    raise ValueError(f"{option} {device!r} is not allowed; use cpu, cuda or cuda:N")
 
 
 def detector_class(name: str) -> type:
     from historyad.detectors.registry import DETECTORS, get_detector
 
-    if name not in DETECTORS:
+    if not isinstance(name, str) or name not in DETECTORS:
         raise ValueError(f"--detector {name!r} is unknown; choose one of {sorted(DETECTORS)}")
     return get_detector(name)
 
 
 def protocol_name(name: str) -> str:
-    if name not in PROTOCOLS:
+    if not isinstance(name, str) or name not in PROTOCOLS:
         raise ValueError(f"--protocol {name!r} is unknown; choose one of loo, one-class, windows")
     return PROTOCOLS[name]
 
@@ -112,6 +132,57 @@ def make_split(
     return one_class(ds, value, seed=seed, **caps)
 
 
+#: the settings that decide a split (as ``fit`` writes them to config.json)
+SPLIT_KEYS = ("dataset", "protocol", "class", "seed", "quick", "window", "stride")
+
+
+def training_overlap(
+    saved: Mapping[str, Any],
+    scored: Mapping[str, Any],
+    X_test: Any,
+    *,
+    data: str | None,
+) -> str | None:
+    """A warning when the split being scored may hold rows the model was trained on, or
+    None. ``saved``: the model's ``config.json`` (``fit`` writes the split's settings there,
+    ``SPLIT_KEYS``); ``scored``: the settings of the split being scored. The same settings
+    give the fit's own test split (disjoint from its training rows); other settings on the
+    same dataset rebuild the training split and count the scored rows found in it."""
+    if not saved.get("dataset") or saved.get("dataset") != scored.get("dataset"):
+        return None
+
+    def norm(key: str, value: Any) -> Any:
+        return None if value is None else str(value) if key == "class" else value
+
+    diffs = [f"{k} {norm(k, saved.get(k))!r} -> {norm(k, scored.get(k))!r}" for k in SPLIT_KEYS
+             if norm(k, saved.get(k)) != norm(k, scored.get(k))]
+    if not diffs:
+        return None
+    klass = "" if saved.get("class") is None else f", class {saved['class']!r}"
+    fitted = (f"the model was fit on {saved['dataset']} ({saved.get('protocol')}{klass}, seed "
+              f"{saved.get('seed')}); this split differs in " + ", ".join(diffs))
+    try:
+        import numpy as np
+
+        train = make_split(saved["dataset"], saved["protocol"], saved.get("class"), data=data,
+                           seed=int(saved.get("seed", 0)), quick=bool(saved.get("quick")),
+                           window=int(saved.get("window", 64)),
+                           stride=int(saved.get("stride", 32))).X_train
+        X_test = np.asarray(X_test, dtype=np.float32)
+        if train.shape[1:] != X_test.shape[1:]:
+            return None
+        seen = {row.tobytes() for row in train.reshape(len(train), -1)}
+        n = sum(row.tobytes() in seen for row in X_test.reshape(len(X_test), -1))
+    except Exception as exc:  # the warning must never stop the scoring
+        return (f"{fitted}: it may hold the model's training rows (not checked: {exc}); "
+                "those would look more normal than unseen rows (optimistic metrics)")
+    if n == 0:
+        return None
+    return (f"{n} of {len(X_test)} scored rows ({100 * n / len(X_test):.0f} %) are rows the "
+            f"model was trained on: {fitted}; they look more normal than unseen rows "
+            "(optimistic metrics)")
+
+
 # ----------------------------------------------------------------------------- parameters
 
 
@@ -119,9 +190,11 @@ def short_schedule_alpha(params: dict[str, Any], *, label: str = "historyad") ->
     """Set HistoryAD's ``alpha`` to ``SHORT_SCHEDULE_ALPHA · n_epochs`` in ``params`` when
     ``n_epochs`` <= 1 and ``alpha`` is not given (the default α = 1 epoch needs n_epochs > 1);
     returns the note to show, or None when nothing was set."""
-    n_epochs = float(params.get("n_epochs", 5.0))
-    if "alpha" in params or n_epochs > 1.0:
-        return None
+    n_epochs = params.get("n_epochs", 5.0)
+    if (isinstance(n_epochs, bool) or not isinstance(n_epochs, numbers.Real)
+            or not 0 < n_epochs <= 1 or "alpha" in params):
+        return None  # a bad n_epochs is reported as such by the detector's check
+    n_epochs = float(n_epochs)
     params["alpha"] = SHORT_SCHEDULE_ALPHA * n_epochs
     return (f"{label}: alpha={params['alpha']:g} ({SHORT_SCHEDULE_ALPHA:g} · n_epochs="
             f"{n_epochs:g}; the default alpha=1 epoch needs n_epochs > 1; set -p alpha=... to "
@@ -139,10 +212,25 @@ def detector_params(
         raise ValueError(
             f"--param {unknown} not accepted by {klass.__name__}; valid parameters: {valid}"
         )
+    if "device" in params:
+        check_device(params["device"], "--param device")
     out = {k: v for k, v in QUICK_PARAMS.items() if quick and k in valid}
     out.update({k: v for k, v in (("device", device), ("random_state", seed)) if k in valid})
     out.update(params)
     return out
+
+
+def check_detector_params(klass: type, params: Mapping[str, Any], *, label: str) -> None:
+    """Check ``params`` against ``klass``'s parameter constraints before any data is loaded
+    or any training starts: ValueError ``"<label>: <parameter>=<value> is not allowed; ..."``
+    (the detector asked for, the parameter, the value and what is allowed)."""
+    try:
+        det = klass(**params)
+        check = getattr(det, "_validate_params", None)
+        if check is not None:
+            check()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{label}: {exc}") from None
 
 
 def evaluate_settings(
@@ -162,6 +250,20 @@ def evaluate_settings(
     from historyad.detectors.gan_base import GANDetector
 
     classes = {n: detector_class(n) for n in dict.fromkeys(names)}
+    gan_users = [n for n, c in classes.items() if issubclass(c, GANDetector)]
+    history_users = [n for n in gan_users if classes[n].needs_history]
+    for table, given, allowed, users, what in (
+        ("[gan]", gan, GAN_KEYS, gan_users, "GAN"),
+        ("[history]", history, HISTORY_KEYS, history_users, "generator history"),
+    ):
+        unknown = sorted(set(given) - set(allowed))
+        if unknown:
+            whose = (f"to the {what} of {', '.join(users)}" if users else
+                     f"(and no detector asked for, {', '.join(classes)}, uses a {what})")
+            raise ValueError(f"{table} keys {unknown} are unknown {whose}; {table} takes: "
+                             f"{list(allowed)}")
+    if "device" in gan:
+        check_device(gan["device"], "[gan] device")
     gan_out = {k: v for k, v in QUICK_PARAMS.items() if quick and k in GAN_KEYS}
     gan_out.update({"device": device, "random_state": seed, **gan})
     hist = {k: v for k, v in QUICK_PARAMS.items() if quick and k in HISTORY_KEYS}
@@ -176,6 +278,8 @@ def evaluate_settings(
         specs["knn"]["device"] = device
     for key, value in params.items():
         label, dot, pkey = key.rpartition(".")
+        if pkey == "device":
+            check_device(value, f"--param {key}")
         targets = [label] if dot else list(specs)
         if dot and label not in specs:
             raise ValueError(f"--param {key!r}: {label!r} is not a chosen detector {list(specs)}")
@@ -198,6 +302,12 @@ def evaluate_settings(
         if note is not None:
             hist["alpha"] = window["alpha"]
             notes.append(note)
+    for n, spec in specs.items():  # every detector's parameters, before any data is loaded
+        klass = classes[n]
+        merged = {k: v for k, v in spec.items() if k != "name"}
+        if issubclass(klass, GANDetector):  # as harness.fit_each merges them
+            merged = {**gan_out, **(hist if klass.needs_history else {}), **merged}
+        check_detector_params(klass, merged, label=n)
     return specs, gan_out, hist, notes
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from historyad import __version__
+from historyad.training._atomic import write_atomic
 
 
 def pivot_table(
@@ -45,14 +46,13 @@ def write_metrics(
     config: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``metrics.json`` (``{"results": [...], ...}``) and ``config.json`` to ``out_dir``."""
+    """Write ``metrics.json`` (``{"results": [...], ...}``) and ``config.json`` to ``out_dir``,
+    each atomically (a temporary file renamed into place)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
+    write_atomic(out / "config.json", json.dumps(config, indent=2, sort_keys=True, default=str))
     payload = {"version": __version__, "results": list(records), **(extra or {})}
-    path = out / "metrics.json"
-    path.write_text(json.dumps(payload, indent=2, default=_json_default))
-    return path
+    return write_atomic(out / "metrics.json", json.dumps(payload, indent=2, default=_json_default))
 
 
 def _json_default(obj: Any) -> Any:

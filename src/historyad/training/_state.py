@@ -9,13 +9,14 @@ read such a dict as ``<stem>.safetensors`` + ``<stem>.json``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from historyad.training._atomic import atomic_path, write_atomic
 
 TENSORS_KEY = "tensors"
 
@@ -81,9 +82,8 @@ def save_state(state: Mapping[str, Any], stem: str | Path) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     st_path = stem.with_name(stem.name + ".safetensors")
     js_path = stem.with_name(stem.name + ".json")
-    tmp = st_path.with_name(st_path.name + ".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, st_path)
+    with atomic_path(st_path) as tmp:
+        save_file(tensors, str(tmp))
     write_json_atomic(js_path, meta)
 
 
@@ -101,10 +101,9 @@ def load_state(stem: str | Path) -> dict[str, Any]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` via a temporary file and ``os.replace``."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    """Write JSON to ``path`` via a temporary file and ``os.replace`` (no fsync: the snapshot
+    index is rewritten after every snapshot)."""
+    write_atomic(path, json.dumps(data), fsync=False)
 
 
 __all__ = [

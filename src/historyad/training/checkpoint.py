@@ -7,6 +7,12 @@ safetensors key, e.g. "state.3.exp_avg") and the sha256 of every file. The direc
 under a temporary name and renamed into place (``os.replace``), so a crash never leaves a
 half-written checkpoint behind; a truncated or modified file raises :class:`CheckpointError`
 naming it.
+
+A process killed in the middle of a save leaves its temporary folder
+(``.ckpt-<n>.tmp-<pid>-<random>``) behind: :func:`clean_stale` removes those of processes no
+longer running, and the next save or resume calls it. Resuming (:func:`load_latest_checkpoint`,
+or :func:`load_checkpoint` of a checkpoint root) skips a damaged latest checkpoint for the
+older one kept, with a warning naming the damaged file.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import logging
 import os
 import re
 import shutil
+import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,11 +42,20 @@ STATE_FILE = "state.json"
 _PREFIX = "ckpt-"
 _NAME_RE = re.compile(r"^ckpt-(\d+)$")
 _PART_RE = re.compile(r"^[A-Za-z0-9_]+$")
+# what an interrupted save leaves: its temporary folder, and the checkpoint it was replacing
+_TMP_RE = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]{8}$")
+_OLD_RE = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)-[0-9a-f]{8}$")
+#: a leftover older than this is stale even when its process id is in use again
+STALE_SECONDS = 24 * 3600
 _MARKERS = ("__tensor__", "__ndarray__", "__tuple__", "__items__")
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, truncated, modified or incompatible."""
+
+
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint was skipped for an older one."""
 
 
 # ----------------------------------------------------------------------------- codec
@@ -146,6 +163,7 @@ def save_checkpoint(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(path.parent)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
@@ -172,7 +190,7 @@ def save_checkpoint(
             os.fsync(f.fileno())
         trash = None
         if path.exists():
-            trash = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            trash = path.parent / f".{path.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             os.replace(path, trash)
         os.replace(tmp, path)
         if trash is not None:
@@ -185,17 +203,22 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint directory (or the latest one inside a checkpoint root).
+    """Read a checkpoint directory (or the latest one inside a checkpoint root, skipping a
+    damaged one for an older one with a warning: :func:`load_latest_checkpoint`).
 
     Returns ``{"meta": dict, "path": Path, <part name>: nested state with CPU tensors, ...}``.
     Raises :class:`CheckpointError` naming the file when anything is missing or corrupt.
     """
     path = Path(path)
-    if path.is_dir() and not (path / STATE_FILE).exists():
-        latest = latest_checkpoint(path)
-        if latest is None:
+    if path.is_dir() and not (path / STATE_FILE).exists() and not _NAME_RE.match(path.name):
+        state = load_latest_checkpoint(path)
+        if state is None:
             raise CheckpointError(f"path={str(path)!r} holds no checkpoint ({_PREFIX}* folder)")
-        path = latest
+        return state
+    return _load_one(path)
+
+
+def _load_one(path: Path) -> dict[str, Any]:
     state_file = path / STATE_FILE
     if not state_file.is_file():
         raise CheckpointError(f"checkpoint file {str(state_file)!r} is missing")
@@ -215,12 +238,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"checkpoint file {str(state_file)!r} has version {doc.get('version')!r}; "
             f"this historyad reads version {VERSION}"
         )
+    parts, digests = doc.get("parts"), doc.get("sha256")
+    if not (isinstance(doc.get("meta"), dict) and isinstance(parts, dict)
+            and isinstance(digests, dict)):
+        raise CheckpointError(
+            f"checkpoint file {str(state_file)!r} is corrupt: it lacks the meta, parts or "
+            "sha256 table"
+        )
     out: dict[str, Any] = {"meta": doc["meta"], "path": path}
-    for name, tree in doc["parts"].items():
+    for name, tree in parts.items():
         file = path / f"{name}.safetensors"
         if not file.is_file():
             raise CheckpointError(f"checkpoint file {str(file)!r} is missing")
-        expected = doc["sha256"].get(file.name)
+        expected = digests.get(file.name)
         if expected is not None and _sha256(file) != expected:
             raise CheckpointError(
                 f"checkpoint file {str(file)!r} is corrupt: its sha256 does not match "
@@ -234,24 +264,105 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             ) from exc
         try:
             out[name] = decode_state(tree, tensors)
-        except KeyError as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(
                 f"checkpoint file {str(file)!r} lacks tensor {exc} named in {STATE_FILE}"
             ) from exc
     return out
 
 
-def list_checkpoints(directory: str | Path) -> list[Path]:
-    """Complete checkpoints in ``directory``, oldest (lowest generator iteration) first."""
+def load_latest_checkpoint(directory: str | Path) -> dict[str, Any] | None:
+    """The latest checkpoint in ``directory`` that loads (as :func:`load_checkpoint`), or
+    None when there is none. A damaged checkpoint (a file missing, truncated or modified) is
+    skipped for the next older one with a :class:`CheckpointWarning` naming it; when every
+    checkpoint is damaged, CheckpointError lists them. Stale leftovers of interrupted saves
+    are removed first (:func:`clean_stale`)."""
     directory = Path(directory)
+    clean_stale(directory)
+    errors: list[str] = []
+    for path in reversed(_checkpoint_dirs(directory)):
+        try:
+            state = _load_one(path)
+        except CheckpointError as exc:
+            errors.append(str(exc))
+            continue
+        if errors:
+            warnings.warn(
+                f"resuming from {str(path)!r}, an older checkpoint: the later one is damaged "
+                f"({'; '.join(errors)})",
+                CheckpointWarning,
+                stacklevel=2,
+            )
+        return state
+    if errors:
+        raise CheckpointError(
+            f"every checkpoint in {str(directory)!r} is damaged: {'; '.join(errors)}"
+        )
+    return None
+
+
+def _pid_running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C there: rely on the age
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's live process
+        return True
+    return True
+
+
+def clean_stale(directory: str | Path) -> list[Path]:
+    """Remove what saves interrupted by a crash left in ``directory``: the temporary folders
+    (``.<name>.tmp-<pid>-*``) of processes that are no longer running (or older than
+    ``STALE_SECONDS``). A checkpoint that such a save had moved aside to replace it
+    (``.<name>.old-<pid>-*``) is put back when ``<name>`` is missing, else removed. Returns
+    the paths removed; leftovers of running processes are kept."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed: list[Path] = []
+    now = time.time()
+    for child in sorted(directory.iterdir()):
+        m = _TMP_RE.match(child.name) or _OLD_RE.match(child.name)
+        if m is None or not child.is_dir():
+            continue
+        try:
+            age = now - child.stat().st_mtime
+        except OSError:
+            continue
+        if _pid_running(int(m.group("pid"))) and age < STALE_SECONDS:
+            continue
+        target = directory / m.group("name")
+        if _OLD_RE.match(child.name) and not target.exists():
+            os.replace(child, target)
+            logger.warning("restored checkpoint %s, moved aside by an interrupted save", target)
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+        removed.append(child)
+        logger.info("removed %s, left by an interrupted checkpoint save", child)
+    return removed
+
+
+def _checkpoint_dirs(directory: Path, *, complete: bool = False) -> list[Path]:
+    """The ``ckpt-<n>`` folders of ``directory``, oldest first (``complete``: those holding a
+    ``state.json`` only)."""
     if not directory.is_dir():
         return []
     found = []
     for child in directory.iterdir():
         m = _NAME_RE.match(child.name)
-        if m and (child / STATE_FILE).is_file():
+        if m and child.is_dir() and (not complete or (child / STATE_FILE).is_file()):
             found.append((int(m.group(1)), child))
     return [p for _, p in sorted(found)]
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """Complete checkpoints in ``directory``, oldest (lowest generator iteration) first."""
+    return _checkpoint_dirs(Path(directory), complete=True)
 
 
 def latest_checkpoint(directory: str | Path) -> Path | None:
@@ -270,12 +381,15 @@ def prune_checkpoints(directory: str | Path, keep: int) -> None:
 
 __all__ = [
     "CheckpointError",
+    "CheckpointWarning",
     "checkpoint_name",
+    "clean_stale",
     "decode_state",
     "encode_state",
     "latest_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
+    "load_latest_checkpoint",
     "prune_checkpoints",
     "save_checkpoint",
 ]

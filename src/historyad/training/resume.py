@@ -17,8 +17,7 @@ from historyad.config import GANConfig, HistoryConfig, NetConfig, to_dict, upgra
 from historyad.training.checkpoint import (
     CheckpointError,
     checkpoint_name,
-    latest_checkpoint,
-    load_checkpoint,
+    load_latest_checkpoint,
     prune_checkpoints,
     save_checkpoint,
 )
@@ -79,13 +78,15 @@ def check_resume(meta: dict[str, Any], cfg: GANConfig, nets: NetConfig,
 
 
 def read_latest_checkpoint(t: _Training) -> dict[str, Any] | None:
-    """The latest checkpoint in ``checkpoint_dir`` (None, with a log message, when none)."""
+    """The latest checkpoint in ``checkpoint_dir`` that loads (None, with a log message, when
+    none); a damaged latest one is skipped for the older one kept, with a warning."""
     assert t.ckpt_root is not None
-    t.ckpt_path = latest_checkpoint(t.ckpt_root)
-    if t.ckpt_path is None:
+    state = load_latest_checkpoint(t.ckpt_root)
+    if state is None:
         logger.info("resume: no checkpoint in %s; training from scratch", t.ckpt_root)
         return None
-    return load_checkpoint(t.ckpt_path)
+    t.ckpt_path = state["path"]
+    return state
 
 
 def restore(t: _Training, state: dict[str, Any]) -> None:

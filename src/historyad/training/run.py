@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from historyad.config import GANConfig, HistoryConfig, NetConfig, to_dict
+from historyad.training._atomic import atomic_path
 
 if TYPE_CHECKING:
     from historyad.training.history import HistoryRecorder, HistorySampler
@@ -57,9 +58,10 @@ class GANRun:
     def save(self, path: str | Path) -> Path:
         """Write the final generator and critic (and the eq. 14 critic average when a
         history was recorded) to one safetensors file whose metadata holds the resolved
-        configs as JSON. No pickle; load with ``safetensors.torch.load_file``."""
+        configs as JSON. No pickle; load with ``safetensors.torch.load_file``. The file is
+        written under a temporary name and renamed into place (a crash leaves the previous
+        file, or none, never half a file)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
         tensors |= {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
         if self.recorder is not None and self.recorder.average.count:
@@ -75,7 +77,8 @@ class GANRun:
             "generator_iterations": len(self.records.get("gen_iter", [])),
             "fit_seconds": self.fit_seconds,
         }
-        save_file(tensors, str(path), metadata={"historyad": json.dumps(meta, default=str)})
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"historyad": json.dumps(meta, default=str)})
         return path
 
     @torch.no_grad()

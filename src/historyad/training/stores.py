@@ -16,8 +16,11 @@ import abc
 import json
 import logging
 import math
+import os
 import shutil
+import signal
 import tempfile
+import threading
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +43,51 @@ from historyad.training._state import (
 logger = logging.getLogger(__name__)
 
 _FP16_MAX = 65504.0
+
+# -- temporary store folders and signals -----------------------------------------------------
+# A temporary store folder is removed when its store is closed or garbage-collected, or at
+# interpreter exit (weakref.finalize). SIGTERM and SIGHUP end a process without running
+# either: a handler (installed with the first temporary store, only where the signal has its
+# default action) removes the live folders first, then lets the signal end the process as
+# it would have.
+_TEMP_DIRS: set[weakref.finalize] = set()
+_HANDLED_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _remove_temp_dirs() -> None:
+    for fin in list(_TEMP_DIRS):
+        fin()  # runs once; a finalizer already run is a no-op
+    _TEMP_DIRS.clear()
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    _remove_temp_dirs()
+    # then the default action: end the process by the same signal (exit status -signum)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_signal_cleanup() -> None:
+    """Install the cleanup handler on SIGTERM / SIGHUP where they have the default action
+    (never over a handler someone else set, never from a thread other than the main one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _HANDLED_SIGNALS:
+        try:
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                signal.signal(signum, _on_signal)
+        except (ValueError, OSError):  # not the main interpreter / unsupported
+            continue
+
+
+def _track_temp_dir(owner: object, path: Path) -> weakref.finalize:
+    """A finalizer removing ``path`` with ``owner``, at exit, or on SIGTERM / SIGHUP."""
+    fin = weakref.finalize(owner, shutil.rmtree, str(path), ignore_errors=True)
+    for dead in [f for f in _TEMP_DIRS if not f.alive]:
+        _TEMP_DIRS.discard(dead)
+    _TEMP_DIRS.add(fin)
+    _install_signal_cleanup()
+    return fin
 
 
 class SnapshotStore(abc.ABC):
@@ -245,7 +293,8 @@ class DiskSnapshotStore(SnapshotStore):
     """One safetensors file per snapshot plus ``index.json`` in ``directory``.
 
     ``directory=None`` creates a temporary directory, removed when the store is closed or
-    garbage-collected (or at interpreter exit); a given directory is never removed. Snapshots
+    garbage-collected, at interpreter exit, or when SIGTERM / SIGHUP ends the process; a given
+    directory is never removed. Snapshots
     are read one file at a time.
     """
 
@@ -257,7 +306,7 @@ class DiskSnapshotStore(SnapshotStore):
         self._finalizer: weakref.finalize | None = None
         if directory is None:
             path = Path(tempfile.mkdtemp(prefix="historyad-snapshots-"))
-            self._finalizer = weakref.finalize(self, shutil.rmtree, str(path), ignore_errors=True)
+            self._finalizer = _track_temp_dir(self, path)
         else:
             path = Path(directory)
             if path.exists() and not path.is_dir():

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from historyad.evaluation.report import write_metrics
+from historyad.training._atomic import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class RunContext:
             **resolved_config,
         }
         write_metrics(self.out_dir, records, config=config, extra=extra)
-        (self.out_dir / "report.md").write_text(report_md.rstrip() + "\n")
+        write_atomic(self.out_dir / "report.md", report_md.rstrip() + "\n")
         logger.info("wrote metrics.json, config.json, report.md to %s", self.out_dir)
 
     def get(self, key: str, default: Any) -> Any:

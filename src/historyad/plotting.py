@@ -257,6 +257,48 @@ def plot_training_curves(
     return _finish(fig, title)
 
 
+
+def plot_fit_curves(
+    records: Mapping[str, Sequence[float]],
+    dtv_records: Mapping[str, Sequence[float]] | None = None,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """The training curves saved beside a fitted model (``training.png``): the GAN's critic
+    and generator losses, Wasserstein estimate and gradient penalty against the epoch, one
+    labelled axis with a legend; with ``dtv_records`` (HistoryAD's D_TV training: step,
+    loss, tv) a second axis with its loss and total-variation estimate against the step."""
+    if "epoch" not in records or not len(records["epoch"]):
+        raise ValueError(f"records hold no epoch values; keys are {sorted(records)}")
+    xs = np.asarray(records["epoch"], dtype=float)
+    has_dtv = bool(dtv_records) and len(dtv_records.get("step", ())) > 0
+    fig, axes = plt.subplots(1, 2 if has_dtv else 1, figsize=(11 if has_dtv else 6.5, 3.8),
+                             squeeze=False)
+    ax = axes[0, 0]
+    labels = {"critic_loss": "critic loss", "generator_loss": "generator loss",
+              "wasserstein": "Wasserstein estimate", "gradient_penalty": "gradient penalty"}
+    for key, label in labels.items():
+        if key in records and len(records[key]) == len(xs):
+            ax.plot(xs, np.asarray(records[key], dtype=float), lw=0.9, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss / estimate")
+    ax.set_title("GAN training")
+    ax.legend(fontsize=8)
+    if has_dtv:
+        ax2 = axes[0, 1]
+        steps = np.asarray(dtv_records["step"], dtype=float)
+        for key, label in (("loss", "D_TV loss"), ("tv", "total-variation estimate"),
+                           ("auprc", "validation AUPRC")):
+            if key in dtv_records and len(dtv_records[key]) == len(steps):
+                ax2.plot(steps, np.asarray(dtv_records[key], dtype=float), marker="o", ms=2,
+                         label=label)
+        ax2.set_xlabel("D_TV step")
+        ax2.set_ylabel("loss / estimate")
+        ax2.set_title("D_TV training")
+        ax2.legend(fontsize=8)
+    return _finish(fig, title)
+
+
 def plot_image_grid(
     images: np.ndarray,
     *,
@@ -394,6 +436,7 @@ def plot_rank_summary(set_records: Sequence[Mapping[str, Any]], *, metric: str =
 __all__ = [
     "plot_boxplots",
     "plot_density_1d",
+    "plot_fit_curves",
     "plot_image_grid",
     "plot_metric_along_training",
     "plot_metric_bars",

@@ -23,6 +23,7 @@ from typing import Any
 
 import typer
 
+from historyad.cli import files as _files
 from historyad.cli._plumbing import (
     _COMMON,
     _STATE,
@@ -130,8 +131,19 @@ def fit(
     device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
     download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
     overwrite: bool = OVERWRITE_OPT,
+    input_: str | None = _files.INPUT_OPT, columns: list[str] | None = _files.COLUMNS_OPT,
+    label_column: str | None = _files.LABEL_COLUMN_OPT,
+    timestamp_column: str | None = _files.TIMESTAMP_OPT,
+    delimiter: str | None = _files.DELIMITER_OPT, window: int | None = _files.WINDOW_OPT,
+    stride: int | None = _files.STRIDE_OPT, channels: int | None = _files.CHANNELS_OPT,
+    size: int | None = _files.SIZE_OPT, quiet: bool = _files.QUIET_OPT,
 ) -> None:
-    """Fit a detector on a protocol's training data; save model.safetensors + config.json."""
+    """Fit a detector on your own file (--input) or a protocol's training data.
+
+    Saves model.safetensors and config.json (with --input also input.json, and the training
+    curves training.csv / training.png of GAN detectors)."""
+    if input_ is not None:
+        return _files.fit(**locals())
     from historyad.evaluation import jobs
 
     toml, out_p, data_s, device_s, seed_i, quick_b = _setup(
@@ -149,7 +161,9 @@ def fit(
         _note(jobs.short_schedule_alpha(params, label=name))
     jobs.check_detector_params(klass, params, label=name)
     _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
-    window, stride = int(toml.get("window", 64)), int(toml.get("stride", 32))
+    if "progress" in jobs.valid_params(klass):
+        params.setdefault("progress", not quiet)  # progress bars on stderr unless --quiet
+    window, stride = int(_pick("window", window, toml, 64)), int(_pick("stride", stride, toml, 32))
     split = jobs.make_split(ds_name, proto, klass_value, data=data_s, seed=seed_i,
                             quick=quick_b, window=window, stride=stride, download=download)
     resolved = {"command": "fit", "detector": name, "params": params, "dataset": ds_name,
@@ -177,11 +191,18 @@ def score(
         None, "--alpha", help="Flag p-value <= alpha (false-alarm rate <= alpha on normals) "
         "instead of the fitted threshold; needs a model with a calibration set."),
     overwrite: bool = OVERWRITE_OPT,
+    input_: str | None = _files.INPUT_OPT, stream: bool = _files.STREAM_OPT,
+    chunk_size: int | None = _files.CHUNK_OPT, delimiter: str | None = _files.DELIMITER_OPT,
+    quiet: bool = _files.QUIET_OPT,
 ) -> None:
-    """Score a protocol's test split with a saved model; write index,label,score,prediction
-    (and p_value when the model has a calibration set: fit(X, calibration=...)) to --out
-    (a .csv file, or a folder: <out>/scores.csv; default runs/score/scores.csv).
-    Warns when the split holds rows the model was trained on."""
+    """Score your own file (--input, --stream) or a protocol's test split with a model.
+
+    --input: id,score,label per item (per row and per window for series); --dataset:
+    index,label,score,prediction (and p_value when the model has a calibration set:
+    fit(X, calibration=...)) to --out (a .csv file, or a folder: <out>/scores.csv; default
+    runs/score/scores.csv). Warns when the split holds rows the model was trained on."""
+    if input_ is not None or stream:
+        return _files.score(**locals())
     from historyad.detectors.base import BaseDetector
     from historyad.evaluation import jobs
     from historyad.evaluation.metrics import ranking_metrics
@@ -262,8 +283,21 @@ def evaluate(
     device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
     download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
     overwrite: bool = OVERWRITE_OPT,
+    input_: str | None = _files.INPUT_OPT, label_column: str | None = _files.LABEL_COLUMN_OPT,
+    model_file: Path | None = _files.EVAL_MODEL_OPT,
+    train_input: str | None = _files.TRAIN_INPUT_OPT,
+    train_rows: int | None = _files.TRAIN_ROWS_OPT, columns: list[str] | None = _files.COLUMNS_OPT,
+    timestamp_column: str | None = _files.TIMESTAMP_OPT,
+    delimiter: str | None = _files.DELIMITER_OPT, window: int | None = _files.WINDOW_OPT,
+    stride: int | None = _files.STRIDE_OPT, channels: int | None = _files.CHANNELS_OPT,
+    size: int | None = _files.SIZE_OPT, quiet: bool = _files.QUIET_OPT,
 ) -> None:
-    """Detectors on a dataset + protocol (one shared GAN) -> metrics.json, report.md."""
+    """Detectors on your own labelled file (--input) or a dataset + protocol.
+
+    --input FILE --label-column COL: AUPRC, AUROC (and event-level scores for series);
+    --dataset: one shared GAN -> metrics.json, report.md."""
+    if input_ is not None:
+        return _files.evaluate(**locals())
     from historyad.data import load
     from historyad.evaluation import jobs
 
@@ -291,7 +325,8 @@ def evaluate(
     ctx = jobs.run_context(out_p, quick=quick_b, seed=seed_i, data=data_s, device=device_s)
     records = jobs.run_evaluate(
         ds_name, proto, wanted, specs=specs, gan=gan, history=history, ctx=ctx,
-        window=int(toml.get("window", 64)), stride=int(toml.get("stride", 32)),
+        window=int(_pick("window", window, toml, 64)),
+        stride=int(_pick("stride", stride, toml, 32)),
         download=download, echo_err=lambda m: typer.echo(m, err=True))
     _echo_tables(records)
     typer.echo(f"wrote {out_p}/metrics.json and report.md")
@@ -388,10 +423,13 @@ def reproduce(
     from historyad.evaluation.experiments.common import RunContext
 
     if list_:
+        from historyad.evaluation.experiments import DESCRIPTIONS
+
         for key, target in EXPERIMENTS.items():
             module = target.partition(":")[0]
             ok = importlib.util.find_spec(module) is not None
-            typer.echo(f"{key:22s} {target}{'' if ok else '  (module not available yet)'}")
+            typer.echo(f"{key:22s} {DESCRIPTIONS.get(key, target)}"
+                       f"{'' if ok else '  (module not available yet)'}")
         return
     toml = _load_toml(config, (*_COMMON, "name", "experiment"))
     name = _pick("name", name, toml, None)
@@ -412,6 +450,7 @@ def reproduce(
 
 
 register_export(app)  # `historyad export` (historyad.cli.export)
+app.command("info")(_guarded(_files.info))
 
 
 def main() -> None:

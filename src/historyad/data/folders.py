@@ -1,7 +1,12 @@
 """Image-folder datasets (CelebA, Tiny ImageNet): every .jpg/.jpeg/.png below ``<dir>/<name>/``.
 
-Images are converted to RGB, centre-cropped to a square and resized to ``size``×``size``
-(bilinear, anti-aliased) with Pillow, then scaled to [-1, 1].
+Images are read grey or colour as found (``channels=None``: one channel when every image of
+the folder is grey, else three, grey images then repeated; RGBA/LA lose their alpha) or as
+``channels`` 1 or 3 asks, centre-cropped to a square and resized to ``size``×``size``
+(bilinear, anti-aliased) with Pillow, then scaled to [-1, 1] by ``pixels_to_unit`` (0 ↦ -1,
+the dtype's maximum ↦ 1: 255 for 8-bit images, 65535 for 16-bit grey PNGs). The same two
+functions read the images of ``historyad fit --input FOLDER`` and ``score``
+(``historyad.data.files``).
 
 Splits: a path component ``train`` marks the official training split and ``val``, ``valid`` or
 ``test`` the test split. CelebA's ``list_eval_partition.txt`` (``<file> <0|1|2>``), when present,
@@ -22,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from historyad.data.base import Dataset, check_split, images_to_unit, preset
+from historyad.data.base import Dataset, check_split, preset
 from historyad.data.fetch import MANUAL_SOURCES, dataset_dir
 
 logger = logging.getLogger(__name__)
@@ -38,18 +43,65 @@ def list_images(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
 
 
-def read_image(path: Path, size: int) -> np.ndarray:
-    """One image as uint8 (3, size, size): RGB, centre-cropped to a square, resized."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+_WIDE_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+def image_info(path: Path) -> tuple[tuple[int, int], bool]:
+    """((width, height), grey) of an image, from its header (palette images: from the
+    palette's colours)."""
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB")
-            img = ImageOps.fit(img, (size, size), method=Image.Resampling.BILINEAR)
-            arr = np.asarray(img, dtype=np.uint8)
+            if img.mode == "P":
+                rgb = np.asarray(img.convert("RGB"))
+                grey = bool((rgb == rgb[..., :1]).all())
+            else:
+                grey = img.mode in _GREY_MODES
+            return img.size, grey
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable image: {exc}") from exc
-    return arr.transpose(2, 0, 1)
+
+
+def read_image(path: Path, size: int | None, *, channels: int = 3) -> np.ndarray:
+    """One image as (channels, H, W): uint8, or uint16 for 16-bit grey images; grey (1) or
+    RGB (3); with ``size``, centre-cropped to a square and resized to size×size first."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if channels not in (1, 3):
+        raise ValueError(f"channels={channels!r} is not allowed; use 1 (grey) or 3 (colour)")
+    try:
+        with Image.open(path) as img:
+            wide = img.mode in _WIDE_MODES
+            if wide:  # 16-bit grey: resampled as 32-bit floats, kept 16-bit
+                img = img.convert("I").convert("F")
+            else:
+                img = img.convert("L" if channels == 1 else "RGB")
+            if size is not None:
+                img = ImageOps.fit(img, (size, size), method=Image.Resampling.BILINEAR)
+            arr = np.asarray(img)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable image: {exc}") from exc
+    if wide:
+        arr = np.clip(np.rint(arr), 0, 65535).astype(np.uint16)
+        arr = np.repeat(arr[None], channels, axis=0)
+        return arr
+    arr = arr.astype(np.uint8)
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+def pixels_to_unit(pixels: np.ndarray) -> np.ndarray:
+    """Unsigned-integer pixels (any shape) → float32 in [-1, 1]: 0 ↦ -1, the dtype's maximum
+    (255 for uint8, 65535 for uint16) ↦ 1. The one scaling of image files, for fit and
+    score alike."""
+    if not np.issubdtype(pixels.dtype, np.unsignedinteger):
+        raise ValueError(f"pixels have dtype {pixels.dtype}; expected uint8 or uint16")
+    top = float(np.iinfo(pixels.dtype).max)
+    out = pixels.astype(np.float32)
+    out *= 2.0 / top
+    out -= 1.0
+    return out
 
 
 def _read_partition(directory: Path) -> dict[str, int] | None:
@@ -118,8 +170,9 @@ def load_image_folder(
     verify: bool = True,
     size: int = 32,
     limit: int | None = None,
+    channels: int | None = None,
 ) -> Dataset:
-    """Load an image folder as (N, 3, size, size) in [-1, 1].
+    """Load an image folder as (N, C, size, size) in [-1, 1].
 
     Args:
         name: the dataset name, also the folder name below the data folder.
@@ -130,6 +183,8 @@ def load_image_folder(
         size: output side length in pixels.
         limit: keep at most this many images: a fixed random subset (seed 0) of the sorted
             file list, chosen before decoding, for quick runs.
+        channels: 1 (grey) or 3 (colour); None: as found (1 when every kept image is grey,
+            else 3).
     """
     del download, verify
     check_split(split)
@@ -180,18 +235,21 @@ def load_image_folder(
         entries = [entries[i] for i in keep]
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[c] if c is not None else 0 for _, _, c in entries], dtype=np.int64)
-    images = np.stack([read_image(p, size) for p, _, _ in entries])
+    if channels is None:
+        channels = 1 if all(image_info(p)[1] for p, _, _ in entries) else 3
+    images = np.stack([pixels_to_unit(read_image(p, size, channels=channels))
+                       for p, _, _ in entries])
     is_train_arr = np.array([t for _, t, _ in entries], dtype=bool)
     return Dataset(
-        name, images_to_unit(images), y, classes, is_train_arr, "image",
-        meta={"folder": str(directory), "size": size},
+        name, images, y, classes, is_train_arr, "image",
+        meta={"folder": str(directory), "size": size, "channels": channels},
     )  # fmt: skip
 
 
 load_celeba = preset(
     load_image_folder, "celeba", False,
-    doc="CelebA faces below ``<dir>/celeba/`` (e.g. img_align_celeba/*.jpg): (N, 3, 32, 32), one "
-    "class.",
+    doc="CelebA faces below ``<dir>/celeba/`` (e.g. img_align_celeba/*.jpg): (N, 3, 32, 32) for "
+    "colour images, one class.",
 )  # fmt: skip
 load_tiny_imagenet = preset(
     load_image_folder, "tiny-imagenet", True,
@@ -201,9 +259,11 @@ load_tiny_imagenet = preset(
 
 __all__ = [
     "SUFFIXES",
+    "image_info",
     "list_images",
     "load_celeba",
     "load_image_folder",
     "load_tiny_imagenet",
+    "pixels_to_unit",
     "read_image",
 ]

@@ -6,6 +6,7 @@ import logging
 from typing import Any, ClassVar
 
 import torch
+from tqdm.auto import tqdm
 
 from historyad.config import Constraint, Interval
 from historyad.detectors.base import detector_params
@@ -46,6 +47,7 @@ class EncoderDetector(GANDetector):
             lr=self.encoder_lr,
             batch_size=self.batch_size,
             seed=self.random_state,
+            progress=self.progress,
         )
 
     def _score(self, X: torch.Tensor) -> torch.Tensor:
@@ -79,6 +81,7 @@ def train_encoder(
     lr: float,
     batch_size: int,
     seed: int,
+    progress: bool = False,
 ) -> torch.nn.Module:
     """Train E on mean((G(E(x)) − x)²) with G frozen (seed 001 §5.3); returns E in eval mode."""
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -89,7 +92,7 @@ def train_encoder(
     encoder.train()
     perm = torch.randperm(n, generator=gen)
     pos = 0
-    for _ in range(steps):
+    for _ in tqdm(range(steps), desc="encoder", unit="step", leave=False, disable=not progress):
         if pos + bs > n:
             perm, pos = torch.randperm(n, generator=gen), 0
         idx = perm[pos : pos + bs].to(X.device)

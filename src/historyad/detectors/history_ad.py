@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
+from tqdm.auto import tqdm
 
 from historyad.config import (
     Constraint,
@@ -285,7 +286,8 @@ class HistoryAD(GANDetector):
         pool, pool_pos = None, pool_size
         val = self._prepared_val()
         dtv.train()
-        for step in range(1, cfg.dtv_steps + 1):
+        for step in tqdm(range(1, cfg.dtv_steps + 1), desc="D_TV", unit="step", leave=False,
+                         disable=not self.progress):
             if pool_pos + bs > pool_size:  # refresh the pool of history samples
                 pool = sampler.sample(pool_size, rng=rng, generator=gen).to(X.device)
                 pool_pos = 0

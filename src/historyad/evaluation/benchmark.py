@@ -11,7 +11,9 @@ schedules):
   anomaly; the four largest only in full mode);
 - sensor series: BasicMotions leave-one-activity-out; SKAB ``valve1`` (fit on each file's
   first 400 rows, score the 32-row window ending at every later row; metrics averaged over
-  the files); the UCR anomaly series 135 (fit on its normal prefix, windows one period long,
+  the files); SKAB ``valve1`` as ``historyad fit --input`` sees it (``skab-valve1-free``: fit
+  once on the anomaly-free recording, score the windows of all 16 files; full mode); the UCR
+  anomaly series 135 (fit on its normal prefix, windows one period long,
   the period read from the prefix's autocorrelation).
 
 Detectors: ``LINEUP`` (every historyad detector, defaults unless ``--quick``) and PyOD's KNN,

@@ -333,11 +333,13 @@ def run_fit(
     """Fit detector ``name`` on ``split.X_train`` (``harness.fit_each``), save it as
     ``ctx.out_dir/model.safetensors``, score the test part and write the run directory.
     Returns ``(record, model path)``."""
+    from historyad.evaluation.filejobs import save_training_records
     from historyad.evaluation.harness import fit_each, score_fitted
 
     echo(f"fitting {name} on {split.name}: {len(split.X_train)} training samples")
     _, det, fit_s = next(fit_each(split.X_train, {name: {"name": name, **params}}))
     path = det.save(ctx.out_dir / "model.safetensors")
+    save_training_records(det, ctx.out_dir)  # training.csv / .png beside the model
     proto = resolved["protocol"]
     anomaly = split.meta.get("anomaly_class_name", split.meta.get("normal_class_name", ""))
     res = score_fitted(name, det, fit_s, split.X_test, split.y_test,

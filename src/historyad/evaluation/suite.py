@@ -112,6 +112,22 @@ def _skab_valve1(cfg: SuiteConfig) -> Iterator[tuple[str, Split]]:
                                    window=SKAB_WINDOW, name=f"skab/{name}")
 
 
+def _skab_valve1_free(cfg: SuiteConfig) -> Iterator[tuple[str, Split]]:
+    """``historyad fit --input`` on SKAB's anomaly-free recording, scored on every valve1
+    file: one fit (windows of the anomaly-free rows, stride W/4), the windows of all 16
+    files (stride 1) as one test set."""
+    from historyad.data.base import sliding_windows
+    from historyad.data.skab import SKAB_ANOMALY_FREE, SKAB_VALVE1, load_skab_recording
+
+    free = load_skab_recording(SKAB_ANOMALY_FREE, root=cfg.data_root)
+    X_train, _ = sliding_windows(free.X, window=SKAB_WINDOW, stride=SKAB_WINDOW // 4)
+    tests = [sliding_windows(r.X, r.labels, window=SKAB_WINDOW, stride=1) for r in
+             (load_skab_recording(n, root=cfg.data_root) for n in SKAB_VALVE1)]
+    yield "valve1", Split(X_train, np.concatenate([x for x, _ in tests]),
+                          np.concatenate([y for _, y in tests]), "skab/anomaly-free-to-valve1",
+                          {"window": SKAB_WINDOW, "files": len(tests)})
+
+
 def dominant_period(x: np.ndarray, *, lo: int = 16, hi: int = 256) -> int:
     """The lag (in [lo, hi]) of the highest autocorrelation peak of a 1-D series (T,): the
     window length of a periodic series, read from normal data only."""
@@ -158,6 +174,8 @@ def _suite() -> list[BenchmarkSet]:
     sets += [
         BenchmarkSet("skab-valve1", "series", "SKAB valve1, 16 files (4 in --quick)", True,
                      _skab_valve1),
+        BenchmarkSet("skab-valve1-free", "series", "SKAB: fit on the anomaly-free recording, "
+                     "score all 16 valve1 files (full mode, or named)", False, _skab_valve1_free),
         BenchmarkSet("ucr-135", "series", "UCR anomaly archive, series 135", True, _ucr(135)),
     ]
     return sets

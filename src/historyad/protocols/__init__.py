@@ -11,7 +11,9 @@ test data with 1 = anomaly). Every protocol is deterministic given its `seed`.
 `standardize` scales a split's features with training statistics only.
 
 Modules: `split` (the `Split` container), `classes` (class-based splits of a labelled dataset),
-`series` (windows of one recording), `noise` (`corrupted`), `scaling` (`standardize`).
+`series` (windows of one recording), `rolling` (windows of a user's series, per-row scores
+from window scores, for whole files and streams alike), `noise` (`corrupted`), `scaling`
+(`standardize`).
 """
 
 from __future__ import annotations

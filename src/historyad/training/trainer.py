@@ -310,6 +310,10 @@ def _run_epoch(
             bar.set_postfix(W=f"{t.records['wasserstein'][-1]:.3g}", refresh=False)
         if callback is not None:
             callback(t.gen_iter, {key: t.records[key][-1] for key in RECORD_KEYS})
+    logger.info("epoch %d/%d: critic loss %.4g, generator loss %.4g, Wasserstein estimate %.4g",
+                -(-t.gen_iter // t.per_epoch), -(-t.total // t.per_epoch),
+                *(t.records[k][-1] if t.records[k] else math.nan
+                  for k in ("critic_loss", "generator_loss", "wasserstein")))
     if t.ckpt_root is not None:
         t.ckpt_path = save_run_checkpoint(t)
 

@@ -29,6 +29,32 @@ EXPERIMENTS: dict[str, str] = {
 }
 
 
+#: name -> one line saying what the experiment is (``historyad reproduce --list``); "HistoryAD
+#: paper": Chatillon & Ballester, arXiv 1912.11843; "WGAN-AD paper": Haloui et al., arXiv
+#: 1812.02463.
+DESCRIPTIONS: dict[str, str] = {
+    "digits-loo": "the demo: leave-one-digit-out on scikit-learn's 8×8 digits, recommended "
+                  "detector vs kNN (offline, minutes)",
+    "toy-1d": "HistoryAD paper Figs. 3–4: the generator history and D_TV on 1-D N(0, 1)",
+    "ring-2d": "WGAN-AD paper Figs. 6–13: GAN, WGAN-clip and WGAN-GP on a ring of 7 "
+               "gaussians (mode collapse, critic maps)",
+    "har": "WGAN-AD paper §6: human-activity series, leave-one-activity-out (UCI HAR, else "
+           "BasicMotions)",
+    "mnist-leave-one-out": "WGAN-AD paper Table 1 / HistoryAD paper Fig. 7: MNIST "
+                           "leave-one-digit-out, every detector",
+    "mnist-vs-kmnist": "HistoryAD paper Fig. 5: trained on MNIST, tested on MNIST vs KMNIST "
+                       "(AUPRC along D_TV training)",
+    "mnist-noise": "HistoryAD paper Fig. 6: MNIST test images vs gaussian-noise copies, "
+                   "AUPRC against σ",
+    "mnist-interpolation": "HistoryAD paper Fig. 8: HistoryAD scores along a latent "
+                           "interpolation between two normal images",
+    "saves-per-epoch": "HistoryAD paper Fig. 9: MNIST-vs-KMNIST AUPRC against generator "
+                       "snapshots per epoch",
+    "svhn-vs-others": "HistoryAD paper Fig. 1 / Table 1: trained on SVHN, tested against "
+                      "CIFAR-10, CelebA and Tiny ImageNet",
+}
+
+
 def load_experiment(name: str) -> Callable[[RunContext], list[dict[str, Any]]]:
     """The ``run(ctx)`` function of experiment ``name``."""
     if name not in EXPERIMENTS:
@@ -49,4 +75,4 @@ def load_experiment(name: str) -> Callable[[RunContext], list[dict[str, Any]]]:
     return getattr(module, func or "run")
 
 
-__all__ = ["EXPERIMENTS", "RunContext", "load_experiment"]
+__all__ = ["DESCRIPTIONS", "EXPERIMENTS", "RunContext", "load_experiment"]

@@ -1,0 +1,349 @@
+"""``--input``: ``historyad fit``, ``score`` and ``evaluate`` on the user's own files, and
+``historyad info``.
+
+The commands in ``historyad.cli`` take the options below and hand over here when ``--input``
+(or ``--stream``) is given; the jobs live in ``historyad.evaluation.filejobs`` and
+``historyad.evaluation.stream``. Results go to stdout, notes and progress bars (GAN
+training, the detector's own training, scoring) to stderr; ``--quiet`` silences the bars.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from historyad.cli._plumbing import (
+    _COMMON,
+    CLIError,
+    _common,
+    _load_toml,
+    _note,
+    _parse_params,
+    _pick,
+)
+
+INPUT_OPT = typer.Option(
+    None, "--input", "-i", help="Your own data: a table (CSV or other delimited text with a "
+    "header, Parquet, .npy), a series (the same with --window) or a folder of PNG/JPEG images "
+    "(any depth). score --stream: a file or - (standard input, the default).")
+COLUMNS_OPT = typer.Option(None, "--columns", help="Feature columns, comma-separated or "
+                           "repeated (default: every numeric column).")
+LABEL_COLUMN_OPT = typer.Option(None, "--label-column", help="0/1 label column (1 = anomaly), "
+                                "kept out of the features; fit leaves the rows labelled 1 out.")
+TIMESTAMP_OPT = typer.Option(None, "--timestamp-column", help="Series: the time column, kept "
+                             "as the rows' ids (default: the first column when not numeric).")
+DELIMITER_OPT = typer.Option(None, "--delimiter", help="Field delimiter of text files "
+                             "(default: found among , ; tab |; 'tab' for tab).")
+WINDOW_OPT = typer.Option(None, "--window", help="Series: rows per window (the input is then "
+                          "read as a series, (N, C, W) windows).")
+STRIDE_OPT = typer.Option(None, "--stride", help="Series: rows between window starts "
+                          "(default 1; at most --window).")
+CHANNELS_OPT = typer.Option(None, "--channels", help="Images: 1 (grey) or 3 (colour); "
+                            "default as found.")
+SIZE_OPT = typer.Option(None, "--size", help="Images: crop to a square and resize to "
+                        "SIZE×SIZE (needed when the images differ in size).")
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bars on stderr.")
+STREAM_OPT = typer.Option(False, "--stream", help="Read a CSV stream (--input FILE or standard "
+                          "input) in chunks and write each row's score as soon as its window "
+                          "is complete (--out FILE, default standard output).")
+CHUNK_OPT = typer.Option(None, "--chunk-size", help="--stream: rows read per chunk (default "
+                         "256; 1 = every row at once).")
+TRAIN_INPUT_OPT = typer.Option(None, "--train-input", help="evaluate --input: fit on this "
+                               "file first (read like --input).")
+TRAIN_ROWS_OPT = typer.Option(None, "--train-rows", help="evaluate --input: fit on the input's "
+                              "first N rows; metrics on the rows after them.")
+EVAL_MODEL_OPT = typer.Option(None, "--model", "-m", help="evaluate --input: a model fitted by "
+                              "`historyad fit --input` (instead of fitting).")
+
+MODEL_ARG = typer.Argument(..., help="model.safetensors (written by `historyad fit`).")
+
+FILE_KEYS = ("columns", "label_column", "timestamp_column", "delimiter", "window",
+             "stride", "channels", "size", "quiet")
+_DATASET_ONLY = ("dataset", "protocol", "anomaly", "normal", "data", "download")
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _no_dataset_options(kw: dict[str, Any]) -> None:
+    given = [f"--{k}" for k in _DATASET_ONLY if kw.get(k) not in (None, False, [])]
+    if given:
+        raise CLIError(f"--input reads your own file; {', '.join(given)} "
+                       f"{'is' if len(given) == 1 else 'are'} for registered datasets "
+                       "(leave out one or the other)")
+
+
+def _columns(value: Any) -> list[str] | None:
+    if not value:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    cols = [c.strip() for item in items for c in str(item).split(",") if c.strip()]
+    return cols or None
+
+
+def _delimiter(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|",
+            "space": " "}.get(value, value)
+
+
+def _spec(path: str, toml: dict[str, Any], kw: dict[str, Any], *, label: bool = True) -> Any:
+    """The InputSpec of the command-line (or TOML) reading options."""
+    from historyad.data.files import InputSpec, guess_kind
+
+    window = _pick("window", kw.get("window"), toml, None)
+    return InputSpec(
+        kind=guess_kind(path, window=window),
+        columns=_columns(_pick("columns", kw.get("columns"), toml, None)),
+        label_column=_pick("label_column", kw.get("label_column"), toml, None) if label else None,
+        timestamp_column=_pick("timestamp_column", kw.get("timestamp_column"), toml, None),
+        delimiter=_delimiter(_pick("delimiter", kw.get("delimiter"), toml, None)),
+        window=window,
+        stride=_pick("stride", kw.get("stride"), toml, None),
+        channels=_pick("channels", kw.get("channels"), toml, None),
+        size=_pick("size", kw.get("size"), toml, None),
+    )
+
+
+def _detector_params(name: str, toml: dict[str, Any], kw: dict[str, Any], *, device: str,
+                     seed: int, quick: bool, quiet: bool) -> dict[str, Any]:
+    from historyad.evaluation import jobs
+
+    klass = jobs.detector_class(name)
+    params = jobs.detector_params(klass, {**toml.get("params", {}), **_parse_params(
+        kw.get("param"))}, device=device, seed=seed, quick=quick)
+    valid = jobs.valid_params(klass)
+    if "alpha" in valid:
+        _note(jobs.short_schedule_alpha(params, label=name))
+    if "progress" in valid:
+        params.setdefault("progress", not quiet)
+    return params
+
+
+def _fitted_lines(det: Any, meta: dict[str, Any], out_dir: Path) -> list[str]:
+    t = meta["trained_on"]
+    what = (f"{t['shape'][0]} windows ({t['shape'][1]} channels × {t['shape'][2]} rows) of "
+            f"{t['n_rows']} rows" if meta["input"]["kind"] == "series"
+            else f"{t['shape'][0]} items of shape {tuple(t['shape'][1:])}")
+    cols = meta["input"].get("columns")
+    lines = [f"fitted {meta['detector']} ({meta['class']}) on {what} in "
+             f"{meta['fit_seconds']:.1f} s"]
+    if cols:
+        lines.append(f"features: {', '.join(cols)}")
+    if t.get("dropped_columns"):
+        lines.append(f"columns left out (not numeric): {', '.join(t['dropped_columns'])}")
+    lines.append(f"threshold {meta['threshold']:.6g} (the {1 - meta['contamination']:.0%} "
+                 "quantile of the training scores)")
+    lines.append(f"saved {out_dir}/: {', '.join(meta['files'])}")
+    return lines
+
+
+# ----------------------------------------------------------------------------- fit
+
+
+def fit(**kw: Any) -> None:
+    """``historyad fit --input PATH``: fit a detector on a file or folder, save the model
+    directory (model.safetensors, input.json, config.json, training curves)."""
+    from historyad.data.files import read_input
+    from historyad.evaluation import filejobs
+
+    toml = _load_toml(kw.get("config"), (*_COMMON, "detector", "params", *FILE_KEYS))
+    _no_dataset_options(kw)
+    path = str(kw["input_"])
+    out_p, _, device_s, seed_i, quick_b = _common(toml, kw.get("out"), None, kw.get("device"),
+                                                  kw.get("seed"), kw.get("quick", False),
+                                                  "runs/fit")
+    quiet = bool(_pick("quiet", kw.get("quiet"), toml, False))
+    name = _pick("detector", kw.get("detector"), toml, "recommended")
+    params = _detector_params(name, toml, kw, device=device_s, seed=seed_i, quick=quick_b,
+                              quiet=quiet)
+    spec = _spec(path, toml, kw)
+    data = read_input(path, spec)
+    config = {"command": "fit", "input": path, "detector": name, "params": params,
+              "reading": dataclasses.asdict(data.spec), "seed": seed_i, "quick": quick_b}
+    det, meta = filejobs.fit_data(data, name, params, out_p, config=config, echo=_err)
+    for line in _fitted_lines(det, meta, out_p):
+        typer.echo(line)
+
+
+# ----------------------------------------------------------------------------- score
+
+
+def score(**kw: Any) -> None:
+    """``historyad score --model M --input PATH [--out FILE]`` and ``--stream``."""
+    from historyad.evaluation import filejobs
+
+    toml = _load_toml(kw.get("config"), (*_COMMON, "model", "delimiter", "quiet", "stream",
+                                         "chunk_size"))
+    _no_dataset_options(kw)
+    model = _pick("model", kw.get("model"), toml, None)
+    if not model:
+        raise CLIError("--model is required (a model.safetensors written by "
+                       "`historyad fit --input`)")
+    path = kw.get("input_")
+    delimiter = _delimiter(_pick("delimiter", kw.get("delimiter"), toml, None))
+    quiet = bool(_pick("quiet", kw.get("quiet"), toml, False))
+    if _pick("stream", kw.get("stream"), toml, False):
+        return _stream(Path(model), path, _pick("out", kw.get("out"), toml, None),
+                       chunk=int(_pick("chunk_size", kw.get("chunk_size"), toml, 256)),
+                       delimiter=delimiter)
+    if path is None:
+        raise CLIError("--input is required (or --stream to read standard input)")
+    out = Path(_pick("out", kw.get("out"), toml, "scores.csv"))
+    scored, written = filejobs.score_input(model, path, out, progress=not quiet,
+                                           delimiter=delimiter)
+    n_flag = int(scored.labels.sum())
+    typer.echo(f"wrote {len(scored.scores)} scores to {written[0]} ({n_flag} flagged above "
+               f"the threshold {scored.threshold:.6g})")
+    if len(written) > 1:
+        typer.echo(f"wrote {len(scored.window_scores)} window scores to {written[1]}")
+
+
+def _stream(model: Path, path: str | None, out: str | None, *, chunk: int,
+            delimiter: str | None) -> None:
+    from historyad.evaluation.stream import stream_scores
+
+    src_name = "<stdin>" if path in (None, "-") else str(path)
+    source = sys.stdin if path in (None, "-") else None
+    sink = sys.stdout if out in (None, "-") else None
+    try:
+        if source is None:
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"--input {path!r} does not exist")
+            source = open(path, newline="", encoding="utf-8-sig")
+        if sink is None:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            sink = open(out, "w", newline="")
+        try:
+            res = stream_scores(model, source, sink, name=src_name, chunk_size=chunk,
+                                delimiter=delimiter)
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+            _silence_stdout()
+            return
+    finally:
+        if source is not None and source is not sys.stdin:
+            source.close()
+        if sink is not None and sink is not sys.stdout:
+            sink.close()
+    _err(f"scored {res['rows']} rows from {src_name} ({res['flagged']} flagged above the "
+         f"threshold {res['threshold']:.6g})")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of a closed pipe
+    raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def evaluate(**kw: Any) -> None:
+    """``historyad evaluate --input FILE --label-column COL`` with ``--model M``, or fitting
+    first on ``--train-input`` or ``--train-rows``: prints AUPRC, AUROC (and event-level
+    scores for series); writes scores.csv and metrics.json to --out."""
+    import numpy as np
+
+    from historyad.data.files import column_names, read_input
+    from historyad.evaluation import filejobs
+
+    toml = _load_toml(kw.get("config"), (*_COMMON, "detector", "params", "model",
+                                         "train_input", "train_rows", *FILE_KEYS))
+    _no_dataset_options(kw)
+    path = str(kw["input_"])
+    if Path(path).is_dir():
+        raise CLIError(f"evaluate --input needs 0/1 labels from a --label-column; {path} is an "
+                       "image folder (no labels): score it with `historyad score` instead")
+    label = _pick("label_column", kw.get("label_column"), toml, None)
+    if not label:
+        raise CLIError("--label-column is required: the 0/1 column (1 = anomaly) to evaluate "
+                       "against")
+    out_p, _, device_s, seed_i, quick_b = _common(toml, kw.get("out"), None, kw.get("device"),
+                                                  kw.get("seed"), kw.get("quick", False),
+                                                  "runs/evaluate")
+    quiet = bool(_pick("quiet", kw.get("quiet"), toml, False))
+    model = _pick("model", kw.get("model_file"), toml, None)
+    train_input = _pick("train_input", kw.get("train_input"), toml, None)
+    train_rows = _pick("train_rows", kw.get("train_rows"), toml, None)
+    if sum(x is not None for x in (model, train_input, train_rows)) != 1:
+        raise CLIError("give exactly one of --model M (a fitted model), --train-input FILE (fit "
+                       "on that file first) or --train-rows N (fit on the input's first N "
+                       "rows)")
+    runs: list[tuple[str, Any, Any]] = []  # (label, detector, the spec to read the input)
+    mask_from = 0
+    if model is not None:
+        det, meta = filejobs.load_model(model)
+        runs.append((meta["detector"], det, filejobs.model_spec(meta)))
+    else:
+        names = list(_pick("detector", kw.get("detector"), toml, None) or ["recommended"])
+        spec = _spec(path, toml, kw, label=False)
+        if train_rows is not None:
+            spec.label_column = label
+            full = read_input(path, spec)
+            train = filejobs.train_prefix(full, int(train_rows))
+            mask_from = int(train_rows)
+        else:
+            has_label = label in column_names(train_input, delimiter=spec.delimiter)
+            train = read_input(train_input, dataclasses.replace(
+                spec, label_column=label if has_label else None))
+        for name in names:
+            params = _detector_params(name, toml, kw, device=device_s, seed=seed_i,
+                                      quick=quick_b, quiet=quiet)
+            model_dir = out_p if len(names) == 1 else out_p / name
+            config = {"command": "evaluate", "input": path, "train_input": train_input,
+                      "train_rows": train_rows, "detector": name, "params": params}
+            det, meta = filejobs.fit_data(train, name, params, model_dir, config=config,
+                                          echo=_err)
+            runs.append((name, det, filejobs.model_spec(meta)))
+    results = {}
+    for name, det, spec in runs:
+        data = read_input(path, dataclasses.replace(spec, label_column=label))
+        assert data.labels is not None
+        scored = filejobs.score_data(det, data, progress=not quiet)
+        mask = None
+        if mask_from:
+            mask = np.arange(len(scored.scores)) >= mask_from
+        metrics = filejobs.evaluate_scored(scored, data.labels, mask=mask)
+        where = out_p if len(runs) == 1 else out_p / name
+        written = filejobs.write_scores(scored, where / "scores.csv")
+        metrics["scores"] = [str(p) for p in written]
+        results[name] = metrics
+        prefix = f"{name}: " if len(runs) > 1 else ""
+        for line in filejobs.format_metrics(metrics):
+            typer.echo(prefix + line)
+    out_p.mkdir(parents=True, exist_ok=True)
+    (out_p / "metrics.json").write_text(json.dumps(
+        {"input": path, "label_column": label, "model": model and str(model),
+         "train_input": train_input,
+         "train_rows": train_rows, "results": results}, indent=1))
+    typer.echo(f"wrote {out_p}/metrics.json and the scores")
+
+
+# ----------------------------------------------------------------------------- info
+
+
+def info(model: Path = MODEL_ARG) -> None:
+    """What a saved model is, what it was trained on and its threshold.
+
+    The detector and its parameters, the training data (source, shape, value range, feature
+    names), the threshold, the library versions at fit and the training curves."""
+    from historyad.evaluation.filejobs import describe_model
+
+    for line in describe_model(model):
+        typer.echo(line)
+
+
+__all__ = ["evaluate", "fit", "info", "score"]

@@ -1,0 +1,475 @@
+"""The jobs behind ``historyad fit``, ``score``, ``evaluate --input`` and ``info``: the user's
+own files (``historyad.data.files``) in, a saved model and scores out.
+
+A model directory (``fit --input PATH --out DIR``) holds:
+
+- ``model.safetensors``: the fitted detector (``BaseDetector.save``);
+- ``input.json``: how the input was read (``InputSpec``: kind, columns, label and timestamp
+  columns, window, stride, channels, image size), what the model was trained on (source,
+  shape, value range, rows left out), its threshold and the library versions; ``score``
+  reads new files with this spec, so they are read the same way;
+- ``config.json``: the command's resolved options;
+- ``training.csv`` and ``training.png``: the GAN's training records (one row per generator
+  iteration) and their curves, for the detectors that train a GAN (``training_dtv.csv`` too
+  for HistoryAD's D_TV network).
+
+Items and ids: a table's rows (id = the row number, 0 = the first data row), an image
+folder's files (id = the path relative to the folder) and a series' rows (id = the
+timestamp, else the row number). A series is scored per window (``.windows.csv``) and per
+row (the mean over the windows covering the row; ``historyad.protocols.rolling``), so the
+per-row output has as many rows as the input. The 0/1 label is ``score > threshold_`` (the
+``1 − contamination`` quantile of the training scores; for series, of the training
+windows' scores). When a label column is read while fitting, the rows labelled 1 (tables)
+or the windows holding one (series) are left out of the training data.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from historyad.data.files import FileData, InputSpec, file_format, read_input
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.safetensors"
+INPUT_JSON = "input.json"
+TRAINING_CSV = "training.csv"
+TRAINING_DTV_CSV = "training_dtv.csv"
+TRAINING_PNG = "training.png"
+#: items per ``decision_function`` call when scoring files (bounded memory, progress steps)
+SCORE_CHUNK = 4096
+
+Echo = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def versions() -> dict[str, str]:
+    """The versions of the library and of what it runs on."""
+    import sklearn
+    import torch
+
+    from historyad import __version__
+
+    return {"historyad": __version__, "python": platform.python_version(),
+            "numpy": np.__version__, "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__}
+
+
+# ----------------------------------------------------------------------------- fitting
+
+
+def training_items(data: FileData) -> tuple[np.ndarray, dict[str, Any]]:
+    """The detector's training data from what was read: table rows, windows (N, C, W) of a
+    series, images or an array; rows labelled 1 (and windows holding one) left out."""
+    from historyad.protocols.rolling import series_windows, window_labels
+
+    spec = data.spec
+    info: dict[str, Any] = {"n_rows": len(data.X), "rows_left_out": 0}
+    if spec.kind == "series":
+        X, starts = series_windows(data.X, spec.window, spec.stride)
+        info["n_windows"] = len(X)
+        if data.labels is not None:
+            bad = window_labels(data.labels, starts, spec.window).astype(bool)
+            X = X[~bad]
+            info["rows_left_out"] = int(data.labels.sum())
+            info["windows_left_out"] = int(bad.sum())
+    else:
+        X = data.X
+        if data.labels is not None:
+            X = X[data.labels == 0]
+            info["rows_left_out"] = int(data.labels.sum())
+    if len(X) == 0:
+        raise ValueError(f"{data.source}: no training data left: every "
+                         f"{'window holds' if spec.kind == 'series' else 'row has'} label 1 in "
+                         f"--label-column {spec.label_column!r}")
+    return X, info
+
+
+def fit_data(
+    data: FileData,
+    name: str,
+    params: dict[str, Any],
+    out_dir: Path,
+    *,
+    config: dict[str, Any] | None = None,
+    echo: Echo = _quiet,
+) -> tuple[Any, dict[str, Any]]:
+    """Fit detector ``name`` with ``params`` on ``data``, save the model directory
+    ``out_dir`` (see the module docstring); returns the fitted detector and the contents of
+    ``input.json`` (plus ``files``: the names written)."""
+    from historyad.detectors.registry import get_detector
+
+    X, info = training_items(data)
+    det = get_detector(name)(**params)
+    what = (f"{len(X)} windows ({X.shape[1]} channels × {X.shape[2]} rows)"
+            if data.spec.kind == "series" else f"{len(X)} {_noun(data.spec.kind)}")
+    echo(f"fitting {name} on {what} from {data.source}")
+    if info["rows_left_out"]:
+        echo(f"note: {info['rows_left_out']} rows labelled 1 in {data.spec.label_column!r} are "
+             "left out of the training data")
+    start = time.perf_counter()
+    det.fit(X)
+    seconds = time.perf_counter() - start
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = det.save(out_dir / MODEL_FILE)
+    train_scores = np.asarray(det.decision_scores_)
+    spec = dataclasses.replace(data.spec)
+    sidecar = {
+        "input": spec.to_dict(),
+        "detector": name,
+        "class": type(det).__name__,
+        "params": _jsonable(det.get_params(deep=False)),
+        "trained_on": {
+            "source": str(Path(data.source).resolve()),
+            "format": file_format(Path(data.source)),
+            "delimiter": data.delimiter,
+            "shape": list(X.shape),
+            "min": float(X.min()),
+            "max": float(X.max()),
+            "dropped_columns": data.dropped,
+            **info,
+        },
+        "threshold": float(det.threshold_),
+        "contamination": float(det.contamination),
+        "training_scores": {"min": float(train_scores.min()),
+                            "median": float(np.median(train_scores)),
+                            "max": float(train_scores.max())},
+        "fit_seconds": round(seconds, 3),
+        "versions": versions(),
+    }
+    (out_dir / INPUT_JSON).write_text(json.dumps(sidecar, indent=1))
+    if config is not None:
+        (out_dir / "config.json").write_text(json.dumps(_jsonable(config), indent=1))
+    curves = save_training_records(det, out_dir)
+    sidecar["files"] = [p.name for p in (path, out_dir / INPUT_JSON, *curves)]
+    return det, sidecar
+
+
+def _noun(kind: str) -> str:
+    return {"images": "images", "table": "rows", "array": "arrays"}.get(kind, "items")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return repr(obj)
+
+
+def save_training_records(det: Any, out_dir: Path) -> list[Path]:
+    """``training.csv`` (the GAN's records, one row per generator iteration),
+    ``training_dtv.csv`` (HistoryAD's D_TV records) and ``training.png`` (their curves) in
+    ``out_dir``, for a detector that trained a GAN; the paths written (none otherwise)."""
+    import matplotlib.pyplot as plt
+
+    from historyad.plotting import plot_fit_curves
+
+    run = getattr(det, "gan_", None)
+    records = getattr(run, "records", None) or {}
+    if not records.get("epoch"):
+        return []
+    written = [_write_records(out_dir / TRAINING_CSV, records)]
+    dtv = getattr(det, "dtv_records_", None) or {}
+    if dtv.get("step"):
+        written.append(_write_records(out_dir / TRAINING_DTV_CSV, dtv))
+    fig = plot_fit_curves(records, dtv or None, title=f"{type(det).__name__}: training")
+    fig.savefig(out_dir / TRAINING_PNG, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    written.append(out_dir / TRAINING_PNG)
+    return written
+
+
+def _write_records(path: Path, records: dict[str, list[float]]) -> Path:
+    keys = [k for k, v in records.items() if len(v) == len(next(iter(records.values())))]
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(keys)
+        for row in zip(*(records[k] for k in keys), strict=True):
+            writer.writerow([f"{float(v):.8g}" for v in row])
+    return path
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def load_model(model: str | Path) -> tuple[Any, dict[str, Any]]:
+    """(detector, the contents of ``input.json`` beside it).
+
+    Raises:
+        ValueError: no ``input.json`` beside the model (a model fitted on a registered
+            dataset: score it with ``--dataset``), or a foreign one.
+    """
+    from historyad.detectors.base import BaseDetector
+
+    model = Path(model)
+    det = BaseDetector.load(model)
+    sidecar = model.parent / INPUT_JSON
+    if not sidecar.is_file():
+        raise ValueError(
+            f"{model}: no {INPUT_JSON} beside it, so how its input was read is unknown; "
+            "models fitted with `historyad fit --input` have one (a model fitted with "
+            "--dataset scores with --dataset)"
+        )
+    meta = json.loads(sidecar.read_text())
+    if meta.get("input", {}).get("format") != "historyad-input":
+        raise ValueError(f"{sidecar} is not a historyad input description")
+    return det, meta
+
+
+def model_spec(meta: dict[str, Any]) -> InputSpec:
+    return InputSpec.from_dict(meta["input"])
+
+
+def chunked_scores(det: Any, *, progress: bool = False, total: int | None = None,
+                   unit: str = "item") -> tuple[Callable[[np.ndarray], np.ndarray], Any]:
+    """(score function, its progress bar): ``det.decision_function`` over chunks of
+    ``SCORE_CHUNK`` items with a tqdm bar on stderr (close it when done)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="scoring", unit=unit, leave=False, disable=not progress)
+
+    def score(X: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(0, len(X), SCORE_CHUNK):
+            out.append(np.asarray(det.decision_function(X[i:i + SCORE_CHUNK]), np.float64))
+            bar.update(min(SCORE_CHUNK, len(X) - i))
+        return np.concatenate(out) if out else np.zeros(0)
+
+    return score, bar
+
+
+@dataclasses.dataclass
+class Scored:
+    """Scores of one input: per item (rows, files) and, for series, per window."""
+
+    ids: list[str]
+    scores: np.ndarray
+    labels: np.ndarray  # 0/1: score > threshold
+    data: FileData
+    threshold: float
+    window_starts: np.ndarray | None = None
+    window_scores: np.ndarray | None = None
+
+
+def score_data(det: Any, data: FileData, *, progress: bool = False) -> Scored:
+    """Score what was read with the fitted detector (series: per window and per row)."""
+    from historyad.protocols.rolling import row_scores, window_starts
+
+    spec = data.spec
+    thr = float(det.threshold_)
+    if spec.kind == "series":
+        n_win = len(window_starts(len(data.X), spec.window, spec.stride)) + 1
+        fn, bar = chunked_scores(det, progress=progress, total=n_win, unit="window")
+        try:
+            per_row, windows = row_scores(data.X, fn, window=spec.window, stride=spec.stride)
+        finally:
+            bar.close()
+        return Scored(data.ids, per_row, (per_row > thr).astype(np.int64), data, thr,
+                      windows.starts, windows.scores)
+    fn, bar = chunked_scores(det, progress=progress, total=len(data.X))
+    try:
+        scores = fn(data.X)
+    finally:
+        bar.close()
+    return Scored(data.ids, scores, (scores > thr).astype(np.int64), data, thr)
+
+
+def write_scores(scored: Scored, out: Path) -> list[Path]:
+    """``out``: one row per item (id, score, label); for series also ``<out stem>.windows.csv``
+    (start, end: the ids of each window's first and last rows; score; label)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "score", "label"])
+        for i, s, y in zip(scored.ids, scored.scores.tolist(), scored.labels.tolist(),
+                           strict=True):
+            writer.writerow([i, f"{s:.8g}", y])
+    written = [out]
+    if scored.window_starts is not None:
+        wpath = out.with_name(out.stem + ".windows.csv")
+        W = scored.data.spec.window
+        with wpath.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["start", "end", "score", "label"])
+            for st, s in zip(scored.window_starts.tolist(), scored.window_scores.tolist(),
+                             strict=True):
+                writer.writerow([scored.ids[st], scored.ids[st + W - 1], f"{s:.8g}",
+                                 int(s > scored.threshold)])
+        written.append(wpath)
+    return written
+
+
+def score_input(model: str | Path, path: str | Path, out: Path, *, progress: bool = False,
+                delimiter: str | None = None) -> tuple[Scored, list[Path]]:
+    """Read ``path`` as the model's ``input.json`` says, score it and write ``out``."""
+    det, meta = load_model(model)
+    spec = dataclasses.replace(model_spec(meta), label_column=None)
+    if delimiter is not None:
+        spec.delimiter = delimiter
+    data = read_input(path, spec)
+    scored = score_data(det, data, progress=progress)
+    return scored, write_scores(scored, out)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def evaluate_scored(scored: Scored, labels: np.ndarray, *,
+                    mask: np.ndarray | None = None) -> dict[str, Any]:
+    """AUPRC and AUROC of the scores against 0/1 ``labels`` (rows in ``mask`` only), and for
+    series the event-level range-based precision, recall and F1 at the threshold."""
+    from historyad.evaluation.metrics import range_precision_recall, ranking_metrics
+
+    y, s, p = labels, scored.scores, scored.labels
+    if mask is not None:
+        y, s, p = y[mask], s[mask], p[mask]
+    if y.min() == y.max():
+        raise ValueError(f"the labels of the {len(y)} evaluated items are all {int(y[0])}; "
+                         "AUPRC and AUROC need both classes")
+    ap, roc = ranking_metrics(y, s)
+    out: dict[str, Any] = {"n_items": len(y), "n_anomalous": int(y.sum()),
+                           "auprc": ap, "auroc": roc, "threshold": scored.threshold,
+                           "flagged": int(p.sum())}
+    if scored.data.spec.kind == "series":
+        prec, rec, f1 = range_precision_recall(y, p)
+        out["event"] = {"precision": prec, "recall": rec, "f1": f1}
+    return out
+
+
+def format_metrics(m: dict[str, Any]) -> list[str]:
+    """The lines ``evaluate`` prints."""
+    lines = [f"AUPRC {m['auprc']:.3f}  AUROC {m['auroc']:.3f}  ({m['n_items']} items, "
+             f"{m['n_anomalous']} anomalous; {m['flagged']} flagged above the threshold "
+             f"{m['threshold']:.4g})"]
+    if "event" in m:
+        e = m["event"]
+        lines.append(f"events (range-based, Tatbul et al. 2018): precision {e['precision']:.3f}"
+                     f"  recall {e['recall']:.3f}  F1 {e['f1']:.3f}")
+    return lines
+
+
+def train_prefix(data: FileData, n_rows: int) -> FileData:
+    """The first ``n_rows`` rows of a table or series, as training data."""
+    if data.spec.kind not in ("table", "series"):
+        raise ValueError("--train-rows applies to tables and series")
+    if not 1 <= n_rows < len(data.X):
+        raise ValueError(f"--train-rows {n_rows} is not allowed: {data.source} has "
+                         f"{len(data.X)} rows; it must be between 1 and {len(data.X) - 1}")
+    labels = None if data.labels is None else data.labels[:n_rows]
+    return dataclasses.replace(data, X=data.X[:n_rows], ids=data.ids[:n_rows], labels=labels)
+
+
+# ----------------------------------------------------------------------------- info
+
+
+def describe_model(model: str | Path) -> list[str]:
+    """What ``historyad info MODEL`` prints: the detector, what it was trained on, its
+    threshold, the versions and the files beside it."""
+    from historyad.detectors.base import BaseDetector
+    from historyad.detectors.registry import DETECTORS
+
+    model = Path(model)
+    det = BaseDetector.load(model)
+    name = next((n for n, (_, c) in DETECTORS.items() if c == type(det).__name__), "?")
+    defaults = type(det)().get_params(deep=False)
+    changed = {k: v for k, v in det.get_params(deep=False).items()
+               if defaults.get(k) != v and k != "progress"}
+    shape = det.input_shape_
+    if len(shape) == 1:
+        what = f"table rows of {shape[0]} features"
+    elif len(shape) == 2:
+        what = f"series windows of {shape[0]} channels × {shape[1]} rows"
+    else:
+        what = (f"images of {shape[0]} channel{'s' if shape[0] > 1 else ''}, "
+                f"{shape[1]}×{shape[2]} pixels")
+    lines = [f"model: {model}",
+             f"  detector: {type(det).__name__} (registry name {name!r}); scores: higher = "
+             "more anomalous",
+             "  parameters: " + (", ".join(f"{k}={v!r}" for k, v in changed.items())
+                                 or "the defaults"),
+             f"  input: {what}; standardised with training statistics: "
+             f"{'yes' if det.mean_ is not None else 'no'}"]
+    scores = np.asarray(det.decision_scores_)
+    thr_line = (f"threshold: {det.threshold_:.6g} (the {1 - det.contamination:.0%} quantile of "
+                f"the {len(scores)} training scores, contamination {det.contamination:g}; "
+                f"training scores {scores.min():.4g} .. {scores.max():.4g})")
+    sidecar = model.parent / INPUT_JSON
+    config = model.parent / "config.json"
+    if sidecar.is_file():
+        meta = json.loads(sidecar.read_text())
+        spec, t = meta["input"], meta["trained_on"]
+        lines.append(f"trained on: {t['source']} ({spec['kind']}, {t['format']}"
+                     + (f", delimiter {t['delimiter']!r}" if t.get("delimiter") else "") + ")")
+        rows = f"{t['n_rows']} {'images' if spec['kind'] == 'images' else 'rows'}"
+        if spec["kind"] == "series":
+            rows += (f" -> {t['shape'][0]} windows (window {spec['window']}, stride "
+                     f"{spec['stride']})")
+        if t.get("rows_left_out"):
+            rows += f"; {t['rows_left_out']} rows labelled 1 left out"
+        lines.append(f"  {rows}; training data shape {tuple(t['shape'])}, values "
+                     f"{t['min']:.4g} .. {t['max']:.4g}")
+        if spec.get("columns"):
+            lines.append(f"  features ({len(spec['columns'])}): {', '.join(spec['columns'])}")
+        extra = [f"{k.replace('_', ' ')} {spec[k]!r}" for k in
+                 ("timestamp_column", "label_column", "channels", "size") if spec.get(k)]
+        if t.get("dropped_columns"):
+            extra.append(f"columns left out (not numeric) {t['dropped_columns']}")
+        if extra:
+            lines.append("  " + "; ".join(extra))
+        lines.append(thr_line)
+        v = meta.get("versions", {})
+        lines.append("versions at fit: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+        lines.append(f"fit took {meta.get('fit_seconds', math.nan):.1f} s")
+    elif config.is_file():
+        cfg = json.loads(config.read_text())
+        lines.append(f"trained on: dataset {cfg.get('dataset')!r}, protocol "
+                     f"{cfg.get('protocol')!r}, class {cfg.get('class')!r} (config.json)")
+        lines.append(thr_line)
+    else:
+        lines.append("trained on: unknown (no input.json or config.json beside the model)")
+        lines.append(thr_line)
+    curves = [p.name for p in (model.parent / TRAINING_CSV, model.parent / TRAINING_PNG,
+                               model.parent / TRAINING_DTV_CSV) if p.is_file()]
+    lines.append("training curves: " + (", ".join(curves) if curves else
+                                         "none (this detector trains no GAN)"))
+    return lines
+
+
+__all__ = [
+    "INPUT_JSON",
+    "MODEL_FILE",
+    "Scored",
+    "describe_model",
+    "evaluate_scored",
+    "fit_data",
+    "format_metrics",
+    "load_model",
+    "save_training_records",
+    "score_data",
+    "score_input",
+    "train_prefix",
+    "training_items",
+    "versions",
+    "write_scores",
+]

@@ -50,6 +50,7 @@ def save_detector(det: BaseDetector, path: str | Path) -> Path:
         "class": type(det).__name__,
         "params": _jsonable(det.get_params(deep=False)),
         "input_shape": list(det.input_shape_),
+        "feature_names": _jsonable(list(getattr(det, "feature_names_in_", []))) or None,
         "threshold": det.threshold_,
         "extra": _jsonable(det._extra_meta()),
     }
@@ -99,6 +100,8 @@ def load_detector(path: str | Path, *, expected: type | None = None) -> BaseDete
     det.input_shape_ = tuple(meta["input_shape"])
     det.kind_ = {1: "table", 2: "series", 3: "image"}[len(det.input_shape_)]
     det.n_features_in_ = int(np.prod(det.input_shape_))
+    if meta.get("feature_names"):
+        det.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
     det.threshold_ = float(meta["threshold"])
     det.decision_scores_ = tensors["fitted.decision_scores"].numpy()
     det.mean_ = tensors["fitted.mean"].numpy() if "fitted.mean" in tensors else None

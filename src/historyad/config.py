@@ -20,11 +20,14 @@ load: each class's ``RENAMED_FIELDS`` maps an old field name to its new one, and
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 
@@ -34,6 +37,35 @@ StoreKind = Literal["auto", "memory", "disk"]
 
 
 # -- parameter constraints -----------------------------------------------------------------
+def is_bool(value: Any) -> bool:
+    """True for Python and numpy booleans (which are never accepted as numbers here)."""
+    return isinstance(value, bool | np.bool_)
+
+
+def is_number(value: Any, kind: type[int] | type[float]) -> bool:
+    """Whether ``value`` is an integral (``kind=int``) or real (``kind=float``) number of any
+    type (Python, numpy, ``fractions``), not a bool and, for reals, finite."""
+    abc = numbers.Integral if kind is int else numbers.Real
+    if is_bool(value) or not isinstance(value, abc):
+        return False
+    try:
+        return math.isfinite(value)
+    except (TypeError, OverflowError, ValueError):  # an integer too large for a float
+        return kind is int
+
+
+def plain(value: Any) -> Any:
+    """``value`` as a plain Python object: numpy numbers and booleans become ``int`` /
+    ``float`` / ``bool`` (so configs stay JSON-serialisable); anything else unchanged."""
+    if is_bool(value):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
 class Constraint:
     """What one parameter accepts. ``params`` holds all the owner's parameters, so that a
     bound may name another parameter (``Interval(float, lt="n_epochs")``)."""
@@ -45,17 +77,28 @@ class Constraint:
         """What is allowed, as the end of the error message ("use an int >= 1")."""
         raise NotImplementedError
 
+    def hint(self, value: Any) -> str:
+        """Why ``value`` is refused when its type says more than the bounds (a bool, a
+        float for an int, NaN): appended to the message; "" when nothing to add."""
+        return ""
+
 
 class Options(Constraint):
-    """One of the listed values (compared with ``==``, so 1 matches True)."""
+    """One of the listed values. Booleans match only booleans (``True`` is not the option
+    ``1``, nor ``1`` the option ``True``); numpy scalars match their Python values."""
 
     def __init__(self, *values: Any) -> None:
         self.values = values
 
     def allows(self, value: Any, params: Mapping[str, Any]) -> bool:
+        if not isinstance(value, Hashable):
+            return False  # arrays, lists and the like
         try:
-            return bool(value in self.values)
-        except (TypeError, ValueError):  # arrays and the like
+            return any(
+                is_bool(value) == is_bool(option) and bool(value == option)
+                for option in self.values
+            )
+        except (TypeError, ValueError):
             return False
 
     def describe(self, params: Mapping[str, Any]) -> str:
@@ -69,9 +112,10 @@ Bound = float | int | str | None  # a number, or the name of another parameter
 
 
 class Interval(Constraint):
-    """A real number (``kind=float``) or an integer (``kind=int``; bools are neither) within
-    the bounds given by ``gt`` / ``ge`` / ``lt`` / ``le``; a bound may be another parameter's
-    name. ``optional``: None is allowed too."""
+    """A finite real number (``kind=float``) or an integer (``kind=int``) of any number type
+    (Python, numpy: ``np.int64(5)``, ``np.float32(0.1)``), never a bool, within the bounds
+    given by ``gt`` / ``ge`` / ``lt`` / ``le``; a bound may be another parameter's name.
+    ``optional``: None is allowed too. NaN and ±inf are refused (no parameter takes them)."""
 
     def __init__(
         self,
@@ -97,8 +141,7 @@ class Interval(Constraint):
     def allows(self, value: Any, params: Mapping[str, Any]) -> bool:
         if value is None:
             return self.optional
-        abc = numbers.Integral if self.kind is int else numbers.Real
-        if isinstance(value, bool) or not isinstance(value, abc):
+        if not is_number(value, self.kind):
             return False
         low, high = _resolve(self.low, params), _resolve(self.high, params)
         try:
@@ -120,6 +163,16 @@ class Interval(Constraint):
             what += f" {'<=' if self.high_closed else '<'} {high}"
         return f"use None or {what}" if self.optional else f"use {what}"
 
+    def hint(self, value: Any) -> str:
+        if is_bool(value):
+            return " (a bool is not a number here)"
+        if self.kind is int and isinstance(value, numbers.Real) and not isinstance(
+                value, numbers.Integral):
+            return " (a float is not an int, even a whole one)"
+        if isinstance(value, float | np.floating) and not math.isfinite(value):
+            return " (NaN and infinity are not allowed)"
+        return ""
+
     def __repr__(self) -> str:
         return f"Interval({self.describe({})})"
 
@@ -131,7 +184,10 @@ class Check(Constraint):
         self.predicate, self.allowed = predicate, allowed
 
     def allows(self, value: Any, params: Mapping[str, Any]) -> bool:
-        return bool(self.predicate(value))
+        try:
+            return bool(self.predicate(value))
+        except Exception:  # a predicate that cannot judge the value refuses it
+            return False
 
     def describe(self, params: Mapping[str, Any]) -> str:
         return f"use {self.allowed}"
@@ -149,14 +205,22 @@ def _show(bound: Bound, params: Mapping[str, Any]) -> str | None:
 
 def check_params(params: Mapping[str, Any], constraints: Mapping[str, Constraint]) -> None:
     """Check ``params`` against ``constraints`` in the constraints' order (a bound naming
-    another parameter names an earlier one); raise ValueError naming the first parameter
-    that breaks its constraint, its value and what is allowed."""
+    another parameter names an earlier one, so that parameter's own error comes first);
+    raise ValueError naming the first parameter that breaks its constraint, its value and
+    what is allowed."""
     for name, constraint in constraints.items():
         value = params[name]
         if not constraint.allows(value, params):
             raise ValueError(
-                f"{name}={value!r} is not allowed; {constraint.describe(params)}"
+                f"{name}={_show_value(value)} is not allowed; {constraint.describe(params)}"
+                f"{constraint.hint(value)}"
             )
+
+
+def _show_value(value: Any) -> str:
+    """``repr`` of a parameter value for messages, long reprs cut."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _check_fields(cfg: Any) -> None:

@@ -10,7 +10,6 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.neighbors import NearestNeighbors
 
 from historyad.detectors.base import BaseDetector, DetectorFileError
 from historyad.detectors.registry import DETECTORS, get_detector
@@ -96,12 +95,22 @@ def test_training_scores_take_the_test_scoring_path(name: str, data: Any, fitted
     np.testing.assert_allclose(det.decision_scores_, expected, rtol=1e-6, atol=1e-6)
 
 
-def test_knn_training_scores_leave_each_row_out(data: Any, fitted: dict) -> None:
-    X, _ = data
-    det = fitted["knn"]
-    Xs = (X - det.mean_) / det.scale_  # tables are standardised with training stats
-    dist, _ = NearestNeighbors(n_neighbors=4).fit(Xs).kneighbors(Xs)
-    np.testing.assert_allclose(det.decision_scores_, dist[:, 3], rtol=1e-6, atol=1e-6)
+def test_knn_training_scores_leave_each_row_out_by_hand() -> None:
+    """Points 0, 1, 3, 7, 15 on a line, k = 3. Leaving each row out, its other distances
+    are 0: (1, 3, 7, 15), 1: (1, 2, 6, 14), 3: (2, 3, 4, 12), 7: (4, 6, 7, 8),
+    15: (8, 12, 14, 15); the third smallest: 7, 6, 4, 7, 14. A new point at 2 is 2, 1, 1,
+    5, 13 away: third smallest 2. Standardised, every distance is divided by the std
+    (np.std of the five points, 5.276...)."""
+    X = np.array([[0.0], [1.0], [3.0], [7.0], [15.0]])
+    det = get_detector("knn")(n_neighbors=3, standardize=False).fit(X)
+    np.testing.assert_allclose(det.decision_scores_, [7.0, 6.0, 4.0, 7.0, 14.0])
+    np.testing.assert_allclose(det.decision_function(np.array([[2.0]])), [2.0])
+    scaled = get_detector("knn")(n_neighbors=3).fit(X)
+    std = np.sqrt(np.mean((X - 5.2) ** 2))  # mean 26 / 5 = 5.2
+    np.testing.assert_allclose(scaled.decision_scores_, np.array([7, 6, 4, 7, 14]) / std)
+    # mean: the mean of the k = 3 distances: (1+3+7)/3, (1+2+6)/3, (2+3+4)/3, ...
+    mean = get_detector("knn")(n_neighbors=3, standardize=False, method="mean").fit(X)
+    np.testing.assert_allclose(mean.decision_scores_, [11 / 3, 3.0, 3.0, 17 / 3, 34 / 3])
 
 
 @pytest.mark.parametrize("name", sorted(LEAVE_SELF_OUT))
@@ -119,17 +128,23 @@ def test_memory_based_threshold_is_calibrated_on_fresh_normals(name: str) -> Non
 
 @pytest.mark.parametrize("name", ["historyad", "historyad-knn"])
 def test_two_sided_training_scores_take_the_test_scoring_path(name: str, data: Any) -> None:
+    """Properties the two-sided score has by definition, checked on the training scores
+    without its formula: 0 at the raw median, 1 at the raw 5 % and 95 % quantiles, so
+    about 90 % of training rows score <= 1; it grows with the distance from the median on
+    each side; the same detector with score="dtv" gives the raw scores."""
     X, _ = data
     det = make(name, score="two-sided").fit(X)
-    raw = det.set_params(score="dtv")._training_scores(X)  # the reference: raw quantiles
-    ref = np.quantile(raw, [0.05, 0.5, 0.95])
-    two = det.set_params(score="two-sided").decision_function(X)
+    raw = make(name).fit(X).decision_scores_  # score="dtv", same seed: the raw scores
+    two = det.decision_scores_
     if name == "historyad":  # the network: training scores = test path
-        np.testing.assert_array_equal(det.decision_scores_, two)
-    np.testing.assert_allclose(det.decision_scores_, np.where(
-        raw >= ref[1], (raw - ref[1]) / (ref[2] - ref[1]), (ref[1] - raw) / (ref[1] - ref[0])),
-        rtol=1e-5, atol=1e-5)  # fmt: skip
-    np.testing.assert_allclose(det.score_reference_, ref, rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(two, det.decision_function(X))
+    assert two.min() >= 0 and two.min() < 0.02
+    assert np.mean(two <= 1 + 1e-6) == pytest.approx(0.90, abs=0.02)
+    for side in (raw >= np.median(raw), raw < np.median(raw)):  # monotone on each side
+        order = np.argsort(np.abs(raw[side] - np.median(raw)))
+        assert np.all(np.diff(two[side][order]) >= -1e-6)
+    assert det.score_reference_[0] < det.score_reference_[1] < det.score_reference_[2]
+    assert np.mean(raw <= det.score_reference_[1]) == pytest.approx(0.5, abs=0.01)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -140,12 +155,30 @@ def test_not_fitted_error(name: str, data: Any) -> None:
         make(name).predict(data[1])
 
 
+def _standardised(X: np.ndarray, X_train: np.ndarray) -> torch.Tensor:
+    """X standardised with the training mean and std, computed here (not by the detector)."""
+    return torch.from_numpy(((X - X_train.mean(0)) / X_train.std(0)).astype(np.float32))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_scores_shapes_predict_and_sign(name: str, data: Any, fitted: dict) -> None:
-    _, X_test = data
+    """Higher = more anomalous: distance-like detectors rank the shifted half of X_test
+    above the normal half; the critic's and D_TV's scores are +D(x), not −D(x) (their
+    training signal, test_signs.py, says which side is anomalous); ``score_samples`` is
+    the negated score."""
+    X, X_test = data
     det = fitted[name]
     s = det.decision_function(X_test)
     assert s.shape == (len(X_test),) and np.isfinite(s).all()
+    np.testing.assert_array_equal(det.score_samples(X_test), -s)
+    if name in ("critic", "historyad"):
+        net = det.gan_.critic if name == "critic" else det.dtv_
+        with torch.no_grad():
+            np.testing.assert_allclose(s, net(_standardised(X_test, X)).numpy(),
+                                       rtol=1e-4, atol=1e-5)
+    else:
+        assert s[20:].min() > np.median(s[:20]), f"{name}: the shifted cluster is not higher"
+        assert s[20:].mean() > s[:20].mean() + 1.0 * s[:20].std()
     assert set(np.unique(det.predict(X_test))) <= {0, 1}
     if getattr(det, "threshold_mode", "quantile") == "interval":  # the critic (seed 001)
         outside = (s > det.threshold_) | (s < det.threshold_low_)
@@ -156,6 +189,22 @@ def test_scores_shapes_predict_and_sign(name: str, data: Any, fitted: dict) -> N
     np.testing.assert_array_equal(det.predict(X_test), (s > det.threshold_).astype(int))
     # threshold from training scores only: the (1 - contamination) quantile
     assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 0.95))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_row_scores_the_same_alone_and_in_a_shuffled_batch(
+    name: str, data: Any, fitted: dict
+) -> None:
+    """No score depends on the other rows of the batch or on the row's position (the
+    inversion detector's starting latents used to: a row alone 0.367, in a batch 0.228)."""
+    _, X_test = data
+    det = fitted[name]
+    s = det.decision_function(X_test)
+    perm = np.random.default_rng(1).permutation(len(X_test))
+    np.testing.assert_allclose(det.decision_function(X_test[perm]), s[perm],
+                               rtol=1e-5, atol=1e-5)
+    alone = np.array([det.decision_function(X_test[i : i + 1])[0] for i in (0, 7, 25, 39)])
+    np.testing.assert_allclose(alone, s[[0, 7, 25, 39]], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -208,7 +257,10 @@ def test_truncated_or_tampered_file_is_refused(
 
 BAD_INPUTS = [
     (np.array([[np.nan, 0, 0, 0]], dtype=np.float32), ValueError, "NaN"),
-    (np.array([[np.inf, 0, 0, 0]], dtype=np.float32), ValueError, "NaN or infinite"),
+    (np.array([[np.inf, 0, 0, 0]], dtype=np.float32), ValueError, "1 infinite"),
+    (np.array([[1e39, 0, 0, 0]]), ValueError, "beyond the float32 range"),
+    (np.ones((3, 4), dtype=complex), ValueError, "Complex data not supported"),
+    (np.array([[{}, 0, 0, 0]], dtype=object), TypeError, "not a real number"),
     (np.zeros(4, dtype=np.float32), ValueError, "rank 1"),
     (np.zeros((2, 1, 1, 4, 1), dtype=np.float32), ValueError, "rank 5"),
     (np.zeros((0, 4), dtype=np.float32), ValueError, "empty"),

@@ -107,10 +107,14 @@ def test_steps_update_and_clip() -> None:
     assert out["gp"] > 0 and out["loss"] == pytest.approx(-out["wasserstein"] + 10 * out["gp"])
 
     before = [p.detach().clone() for p in d.parameters()]
+    grads_before = [p.grad.clone() for p in d.parameters()]  # left by the critic step
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-3)
     g_before = [p.detach().clone() for p in g.parameters()]
     out = generator_step(d, g, 16, opt_g, cfg, noise=torch.Generator().manual_seed(2))
     assert set(out) == {"loss"}
     assert all(torch.equal(a, p) for a, p in zip(before, d.parameters(), strict=True))
+    # the critic is frozen during the generator step: no gradient accumulates in it
+    assert all(torch.equal(a, p.grad) for a, p in zip(grads_before, d.parameters(),
+                                                       strict=True))
     assert not all(torch.equal(a, p) for a, p in zip(g_before, g.parameters(), strict=True))
     assert all(p.requires_grad for p in d.parameters())

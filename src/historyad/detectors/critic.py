@@ -70,7 +70,7 @@ class CriticDetector(GANDetector):
         return extra
 
     def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        self.latent_dim_ = int(meta["latent_dim"])
+        self._load_gan_meta(meta)
         self.critic_ = self._restore("critic", tensors)
         if "threshold_low" in meta:
             self.threshold_low_ = float(meta["threshold_low"])

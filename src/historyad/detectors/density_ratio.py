@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from historyad.config import Constraint, Interval, Options
-from historyad.detectors.base import detector_params, to_numpy
+from historyad.detectors.base import detector_params
 from historyad.detectors.gan_base import GANDetector
 from historyad.detectors.neighbors import N_NEIGHBORS, NeighbourDensities, check_enough_rows
 
@@ -106,11 +106,15 @@ class _GeneratorContrast(GANDetector):
         "series_view": Options("spectrum", "raw"),
     }
 
+    def _min_training_rows(self) -> tuple[int, str]:
+        return self.n_neighbors + 1, (
+            f"n_neighbors={self.n_neighbors} and each row is left out of its own neighbours")
+
     def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
         n = len(X)
         check_enough_rows(n, self.n_neighbors)
         m = n_reference(n, self.n_generated)
-        generated = run.sample(m, seed=self.random_state + 3)  # (m, *input_shape)
+        generated = run.sample(m, seed=self._seed() + 3)  # (m, *input_shape)
         self.densities_ = NeighbourDensities(
             self._flat(X), self._flat(generated), self.n_neighbors
         )
@@ -204,8 +208,7 @@ class DensityRatioEnsemble(_GeneratorContrast):
     def score_components(self, X: Any) -> dict[str, np.ndarray]:
         """The three terms (N,) each whose mean is ``decision_function(X)``: "global",
         "local", "generator" (log-distance units; higher = more anomalous)."""
-        self.decision_function(X[:1])  # validates X's shape and the fitted state
-        Xn = to_numpy(X)
+        Xn = self._scoring_input(X)  # the input layer, as decision_function
         out: dict[str, list[np.ndarray]] = {"global": [], "local": [], "generator": []}
         for start in range(0, len(Xn), self.score_batch_size):
             batch = self._to_tensor(Xn[start : start + self.score_batch_size])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from historyad.config import Constraint, Interval
+from historyad.config import Constraint, Interval, plain
 from historyad.detectors.base import detector_params
 from historyad.detectors.gan_base import GANDetector, frozen_copy, prefixed
 
@@ -36,6 +37,18 @@ class EncoderDetector(GANDetector):
         "kappa": Interval(float, ge=0),
     }
 
+    def _min_training_rows(self) -> tuple[int, str]:
+        return 2, "the encoder ends in a batch normalisation, which needs 2 samples per batch"
+
+    def _check_training_input(self, X: np.ndarray) -> None:
+        super()._check_training_input(X)
+        if self.batch_size < 2:
+            raise ValueError(
+                f"batch_size={self.batch_size!r} is not allowed for {type(self).__name__}; "
+                "use an int >= 2 (the encoder ends in a batch normalisation, which needs at "
+                "least 2 samples per training batch)"
+            )
+
     def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
         self.generator_ = frozen_copy(run.generator).to(self._device)
         self.critic_ = frozen_copy(run.critic).to(self._device)
@@ -43,10 +56,10 @@ class EncoderDetector(GANDetector):
             self._build("encoder"),
             self.generator_,
             X,
-            epochs=self.encoder_epochs,
-            lr=self.encoder_lr,
-            batch_size=self.batch_size,
-            seed=self.random_state,
+            epochs=float(self.encoder_epochs),
+            lr=float(self.encoder_lr),
+            batch_size=plain(self.batch_size),
+            seed=self._seed(),
             progress=self.progress,
         )
 
@@ -66,7 +79,7 @@ class EncoderDetector(GANDetector):
         }
 
     def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        self.latent_dim_ = int(meta["latent_dim"])
+        self._load_gan_meta(meta)
         self.generator_ = self._restore("generator", tensors)
         self.encoder_ = self._restore("encoder", tensors)
         self.critic_ = self._restore("critic", tensors)

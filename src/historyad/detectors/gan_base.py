@@ -5,7 +5,13 @@ rebuilding nets.
 
 One trained GAN can serve several detectors: ``Detector.from_gan(run, **params)`` returns an
 unfitted detector that skips GAN training in ``fit`` (the run must have been trained on the
-same, identically preprocessed data).
+same, identically preprocessed data; its input shape, network width, latent dimension and,
+for HistoryAD, its history are checked against the detector's before anything is trained).
+
+Seeds: ``random_state`` (an int of any type, numpy's included) seeds the GAN, the nets and
+every sample a detector draws; ``random_state=None`` means unseeded, as in scikit-learn: a
+seed is drawn at the start of each ``fit`` from numpy's global RNG and kept in
+``random_state_`` (saved with the detector), so nothing downstream ever sees None.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import dataclasses
 import logging
 from typing import Any, ClassVar, Self
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,8 +33,11 @@ from historyad.config import (
     NetConfig,
     Options,
     default_of,
+    plain,
 )
 from historyad.detectors.base import BaseDetector, detector_params
+from historyad.detectors.inputs import InputValueError
+from historyad.nn._conv import _MIN_SIZE as _CONV_MIN_SIZE
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +72,7 @@ class GANDetector(BaseDetector):
     net_size: str = default_of(NetConfig, "net_size")  # "cpu"; "paper": seed 000 §4.1
     width: int | None = default_of(NetConfig, "width")  # None: the size's default
     latent_dim: int | None = default_of(NetConfig, "latent_dim")  # None: the size's
-    random_state: int = 0  # seeds the GAN, the nets and every sample the detector draws
+    random_state: int | None = 0  # seeds everything the detector draws; None: drawn at fit
     progress: bool = False  # progress bar during GAN training
 
     # the GAN's constraints are its configs' (GANConfig / NetConfig fields of the same names)
@@ -77,7 +87,7 @@ class GANDetector(BaseDetector):
         "net_size": NetConfig.constraints["net_size"],
         "width": NetConfig.constraints["width"],
         "latent_dim": NetConfig.constraints["latent_dim"],
-        "random_state": Interval(int),
+        "random_state": Interval(int, ge=0, le=2**32 - 1, optional=True),
         "progress": Options(True, False),
     }
 
@@ -88,10 +98,23 @@ class GANDetector(BaseDetector):
 
     @classmethod
     def from_gan(cls, run: Any, **params: Any) -> Self:
-        """An unfitted detector that reuses ``run`` (a ``GANRun``) instead of training a GAN."""
+        """An unfitted detector that reuses ``run`` (a ``GANRun``) instead of training a GAN.
+        ``fit`` checks, before training anything, that the run's input shape, network width
+        and latent dimension are the ones these parameters give (pass the GAN's ``width``,
+        ``net_size`` and ``latent_dim``)."""
         det = cls(**params)
         det._pretrained_gan = run
         return det
+
+    # -- seeds -------------------------------------------------------------------------
+    def _seed(self) -> int:
+        """This fit's seed: ``random_state``, or the seed drawn for it when that is None
+        (``random_state_``; drawn now when no fit has drawn one yet)."""
+        if self.random_state is not None:
+            return int(self.random_state)
+        if getattr(self, "random_state_", None) is None:
+            self.random_state_ = _draw_seed()
+        return int(self.random_state_)
 
     # -- configs -----------------------------------------------------------------------
     def training_configs(self) -> tuple[GANConfig, NetConfig, HistoryConfig | None]:
@@ -109,21 +132,85 @@ class GANDetector(BaseDetector):
             "batch_size": self.batch_size,
             "gp_lambda": self.gp_lambda,
             "min_iterations": self.min_iterations,
-            "random_state": self.random_state,
-            "device": self.device,
+            "random_state": self._seed(),
+            "device": str(self.device),
             "progress": self.progress,
         }
         if self.gan_lr is not None:
             overrides["gan_lr"] = self.gan_lr
         if self.n_critic is not None:
             overrides["n_critic"] = self.n_critic
-        return GANConfig.preset(preset, **overrides)
+        # plain Python numbers: numpy parameters would not serialise with the run
+        return GANConfig.preset(preset, **{k: plain(v) for k, v in overrides.items()})
 
     def _net_config(self) -> NetConfig:
-        return NetConfig(net_size=self.net_size, width=self.width, latent_dim=self.latent_dim)
+        return NetConfig(net_size=self.net_size, width=plain(self.width),
+                         latent_dim=plain(self.latent_dim))
 
     def _history_config(self) -> HistoryConfig | None:
         return None
+
+    # -- checks before any training ------------------------------------------------------
+    def _check_training_input(self, X: np.ndarray) -> None:
+        """Before any training: the rows (base), the seed of this fit (``random_state_``),
+        what the networks need of the input's shape and of ``batch_size``, and a GAN given
+        to ``from_gan``."""
+        super()._check_training_input(X)
+        self.random_state_ = (
+            int(self.random_state) if self.random_state is not None else _draw_seed()
+        )
+        shape = tuple(int(s) for s in X.shape[1:])
+        if len(shape) >= 2:  # convolutional nets: series (C, T) and images (C, H, W)
+            what = "steps" if len(shape) == 2 else "pixels in height and width"
+            if min(shape[1:]) < CONV_MIN_SIZE:
+                hint = ""
+                if len(shape) == 2 and shape[0] >= CONV_MIN_SIZE:
+                    hint = " (if X holds (N, T, C) windows pass X.transpose(0, 2, 1))"
+                raise InputValueError(
+                    f"X has per-sample shape {shape}: the convolutional networks of "
+                    f"{type(self).__name__} need at least {CONV_MIN_SIZE} {what}{hint}"
+                )
+            if self.batch_size < 2 and getattr(self, "_pretrained_gan", None) is None:
+                raise ValueError(
+                    f"batch_size={self.batch_size!r} is not allowed for {self.kind_} input; "
+                    "use an int >= 2 (the convolutional generator's batch normalisation "
+                    "needs at least 2 samples per batch)"
+                )
+        run = getattr(self, "_pretrained_gan", None)
+        if run is not None:
+            self._check_pretrained(run, shape)
+
+    def _check_pretrained(self, run: Any, shape: tuple[int, ...]) -> None:
+        """ValueError unless ``run`` (given to ``from_gan``) fits X and these parameters:
+        the same per-sample shape, network width and latent dimension, and a recorded
+        history when this detector needs one."""
+        from historyad.nn.factory import resolve_latent_dim, resolve_width
+
+        name = type(self).__name__
+        if tuple(run.input_shape) != shape:
+            raise ValueError(
+                f"from_gan: the GAN was trained on per-sample shape {tuple(run.input_shape)}, "
+                f"but X has {shape}; train it on the same (identically preprocessed) data"
+            )
+        mine, theirs = self._net_config(), run.net_config
+        if resolve_width(shape, mine) != resolve_width(shape, theirs):
+            raise ValueError(
+                f"from_gan: the GAN's networks have width {resolve_width(shape, theirs)} "
+                f"(net_size={theirs.net_size!r}, width={theirs.width!r}), but {name}'s "
+                f"parameters give {resolve_width(shape, mine)} (net_size={self.net_size!r}, "
+                f"width={self.width!r}); pass width={resolve_width(shape, theirs)} to from_gan"
+            )
+        if int(run.latent_dim) != resolve_latent_dim(shape, mine):
+            raise ValueError(
+                f"from_gan: the GAN's latent dimension is {run.latent_dim}, but {name}'s "
+                f"parameters give {resolve_latent_dim(shape, mine)} "
+                f"(latent_dim={self.latent_dim!r}); pass latent_dim={run.latent_dim}"
+            )
+        if self.needs_history and run.recorder is None:
+            raise ValueError(
+                f"{name} needs a GAN trained with a generator history "
+                "(history=HistoryConfig(...)); the given run has none"
+            )
 
     # -- fitting -----------------------------------------------------------------------
     def _fit(self, X: torch.Tensor) -> None:
@@ -133,16 +220,6 @@ class GANDetector(BaseDetector):
         if run is None:
             run = train_gan(
                 X, self._gan_config(), self._net_config(), self._history_config()
-            )
-        elif tuple(run.input_shape) != tuple(X.shape[1:]):
-            raise ValueError(
-                f"the pre-trained GAN was fitted on per-sample shape {tuple(run.input_shape)}, "
-                f"but X has {tuple(X.shape[1:])}"
-            )
-        if self.needs_history and run.recorder is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a GAN trained with a generator history "
-                "(history=HistoryConfig(...)); the given run has none"
             )
         self.gan_ = run
         self.latent_dim_ = int(run.latent_dim)
@@ -156,13 +233,21 @@ class GANDetector(BaseDetector):
         """A freshly initialised net (seeded from ``random_state``) of the fitted shape."""
         from historyad.nn.factory import build_critic, build_encoder, build_generator
 
-        cfg = NetConfig(net_size=self.net_size, width=self.width, latent_dim=self.latent_dim_)
+        cfg = NetConfig(net_size=self.net_size, width=plain(self.width),
+                        latent_dim=self.latent_dim_)
         builder = {"generator": build_generator, "critic": build_critic, "encoder": build_encoder}
-        seed = self.random_state + {"generator": 0, "critic": 1, "encoder": 2}[which]
+        seed = self._seed() + {"generator": 0, "critic": 1, "encoder": 2}[which]
         return builder[which](tuple(self.input_shape_), cfg, seed=seed).to(self._device)
 
     def _extra_meta(self) -> dict[str, Any]:
-        return {"latent_dim": self.latent_dim_}
+        return {"latent_dim": self.latent_dim_, "random_state": self._seed()}
+
+    def _load_gan_meta(self, meta: dict[str, Any]) -> None:
+        """The fitted GAN attributes ``_extra_meta`` saved (files from before the seed was
+        saved: ``random_state``, or 0)."""
+        self.latent_dim_ = int(meta["latent_dim"])
+        seed = meta.get("random_state", self.random_state)
+        self.random_state_ = int(seed) if seed is not None else 0
 
     def _restore(self, which: str, tensors: dict[str, torch.Tensor]) -> nn.Module:
         from historyad.detectors.persistence import check_module_state
@@ -175,8 +260,19 @@ class GANDetector(BaseDetector):
         return net.eval()
 
 
+#: The smallest spatial size (series length, image height and width) of the conv nets.
+CONV_MIN_SIZE = _CONV_MIN_SIZE
+
+
+def _draw_seed() -> int:
+    """A seed for ``random_state=None``, from numpy's global RNG (scikit-learn's
+    ``check_random_state(None)``; ``np.random.seed`` makes it reproducible)."""
+    return int(np.random.randint(np.iinfo(np.int32).max))  # noqa: NPY002 - sklearn's RNG
+
+
 #: The GAN parameters every GAN detector takes, in declaration order (with BaseDetector's
-#: ``contamination``, ``standardize`` and ``device``, which every detector takes).
+#: ``contamination``, ``standardize``, ``device`` and ``input_kind``, which every detector
+#: takes).
 GAN_PARAMETERS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(GANDetector)
     if f.name not in {g.name for g in dataclasses.fields(BaseDetector)}

@@ -54,10 +54,12 @@ from historyad.config import (
     Interval,
     Options,
     default_of,
+    plain,
 )
-from historyad.detectors.base import detector_params, to_numpy
+from historyad.detectors.base import detector_params
 from historyad.detectors.density_ratio import density_ratio_score, n_reference
 from historyad.detectors.gan_base import GANDetector, prefixed
+from historyad.detectors.inputs import InputValueError
 from historyad.detectors.neighbors import N_NEIGHBORS, NeighbourDensities, check_enough_rows
 
 logger = logging.getLogger(__name__)
@@ -180,8 +182,8 @@ class HistoryAD(GANDetector):
 
     def _history_config(self) -> HistoryConfig:
         return HistoryConfig(
-            saves_per_epoch=self.saves_per_epoch,
-            alpha=self.alpha,
+            saves_per_epoch=plain(self.saves_per_epoch),
+            alpha=plain(self.alpha),
             beta=self._beta(),
             history_store=self.history_store,
         )
@@ -189,7 +191,7 @@ class HistoryAD(GANDetector):
     def _dtv_config(self) -> DTVConfig:
         """D_TV's training and sampling settings (eq. 10) from this detector's parameters;
         D_TV's batches are the GAN's ``batch_size``."""
-        return DTVConfig(
+        return DTVConfig(**{k: plain(v) for k, v in dict(
             dtv_steps=self.dtv_steps,
             batch_size=self.batch_size,
             dtv_lr=self.dtv_lr,
@@ -198,7 +200,7 @@ class HistoryAD(GANDetector):
             wide_std=self.wide_std,
             dtv_gp=self.dtv_gp,
             dtv_noise=self.dtv_noise,
-        )
+        ).items()})
 
     # -- fitting -----------------------------------------------------------------------
     def fit(
@@ -213,33 +215,64 @@ class HistoryAD(GANDetector):
         """Train the GAN (unless reused), then the estimator: sample the history and index
         it (knn), or train D_TV (network). With ``X_val``/``y_val`` (0/1, 1 = anomaly) the
         AUPRC along D_TV training is recorded in ``dtv_records_`` (seed 000 Fig. 5; network
-        only); it is never used to choose the model. ``calibration``: as ``BaseDetector.fit``."""
+        only); it is never used to choose the model. ``calibration``: as ``BaseDetector.fit``.
+        ``X_val`` and ``y_val`` are checked with ``X`` (same per-sample shape, one 0/1 label
+        per row, both classes) before any training."""
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val go together: pass both or neither")
         self._val = (X_val, y_val) if X_val is not None else None
         try:
             return super().fit(X, y, calibration=calibration)
         finally:
             self._val = None
 
+    def _min_training_rows(self) -> tuple[int, str]:
+        if self.estimator == "knn":
+            return self.n_neighbors + 1, (
+                f"n_neighbors={self.n_neighbors} and each row is left out of its own "
+                "neighbours")
+        return super()._min_training_rows()
+
+    def _check_training_input(self, X: np.ndarray) -> None:
+        """The GAN detectors' checks, then the validation set (checked like a scoring
+        input against X) and a pre-trained GAN's history window."""
+        super()._check_training_input(X)
+        if getattr(self, "_val", None) is not None:
+            Xv, yv = self._val
+            Xv = self._scoring_input(Xv, name="X_val", fitted=False)
+            yv = np.asarray(yv)
+            if yv.ndim != 1 or len(yv) != len(Xv) or not np.isin(yv, (0, 1)).all() or \
+                    len(np.unique(yv)) != 2:
+                raise InputValueError(
+                    f"y_val must hold one 0/1 label per row of X_val (1 = anomaly), both "
+                    f"classes present; got shape {yv.shape} for {len(Xv)} rows of X_val")
+            self._val = (Xv, yv.astype(int))
+        run = getattr(self, "_pretrained_gan", None)
+        if run is not None:
+            hc, beta = run.history_config, self._beta()
+            network = self.estimator == "network"
+            if (network and abs(hc.beta - beta) > 1e-12) or hc.alpha > self.alpha + 1e-12:
+                raise ValueError(
+                    f"from_gan: the GAN's history was recorded with alpha={hc.alpha}, "
+                    f"beta={hc.beta}, but this detector asks alpha={self.alpha}, beta={beta}; "
+                    "the history starts at the recorded alpha, and the network's online "
+                    "critic average (eq. 14) fixes beta"
+                )
+
     def _fit_detector(self, X: torch.Tensor, run: Any) -> None:
-        hc, beta = run.history_config, self._beta()
+        beta = self._beta()
         network = self.estimator == "network"
-        if (network and abs(hc.beta - beta) > 1e-12) or hc.alpha > self.alpha + 1e-12:
-            raise ValueError(
-                f"the GAN's history was recorded with alpha={hc.alpha}, beta={hc.beta}, but this "
-                f"detector asks alpha={self.alpha}, beta={beta}; the history starts at the "
-                "recorded alpha, and the network's online critic average (eq. 14) fixes beta"
-            )
         self.dtv_records_: dict[str, list[float]] = {"step": [], "tv": [], "loss": []}
         cfg = self._dtv_config()
         if not network:
             self._fit_knn(X, run.history_sampler(
-                alpha=self.alpha, beta=beta, case=cfg.case, wide_std=cfg.wide_std))
+                alpha=float(self.alpha), beta=beta, case=cfg.case, wide_std=cfg.wide_std))
             return
         dtv = self._build("critic")
         dtv.load_state_dict(run.critic_average())
         if self.train_dtv and cfg.dtv_steps > 0:
             sampler = run.history_sampler(
-                alpha=self.alpha, beta=beta, case=cfg.case, wide_std=cfg.wide_std
+                alpha=float(self.alpha), beta=beta, case=cfg.case, wide_std=cfg.wide_std
             )
             self._train_dtv(dtv, X, sampler, cfg)
         self.dtv_ = dtv.eval()
@@ -251,8 +284,8 @@ class HistoryAD(GANDetector):
         knn estimator of eq. 11's optimum; ``historyad.detectors.neighbors``)."""
         check_enough_rows(len(X), self.n_neighbors)
         n = n_reference(len(X), self.n_history)
-        gen = torch.Generator(device="cpu").manual_seed(self.random_state + 1)
-        rng = np.random.default_rng(self.random_state + 1)
+        gen = torch.Generator(device="cpu").manual_seed(self._seed() + 1)
+        rng = np.random.default_rng(self._seed() + 1)
         hist = sampler.sample(n, rng=rng, generator=gen)  # (n, *input_shape)
         self._index_knn(X.reshape(len(X), -1).cpu().numpy(), hist.reshape(n, -1).cpu().numpy())
 
@@ -278,8 +311,8 @@ class HistoryAD(GANDetector):
         training data X (N, *shape) and of a refreshed pool of history samples."""
         from historyad.training.losses import gradient_penalty
 
-        gen = torch.Generator(device="cpu").manual_seed(self.random_state + 1)
-        rng = np.random.default_rng(self.random_state + 1)
+        gen = torch.Generator(device="cpu").manual_seed(self._seed() + 1)
+        rng = np.random.default_rng(self._seed() + 1)
         opt = torch.optim.Adam(dtv.parameters(), lr=cfg.dtv_lr, betas=cfg.betas)
         bs = min(cfg.batch_size, len(X))
         pool_size = min(cfg.dtv_steps * bs, max(20 * bs, 8192))
@@ -318,16 +351,11 @@ class HistoryAD(GANDetector):
             raise FloatingPointError(f"D_TV loss became non-finite; lower dtv_lr={cfg.dtv_lr}")
 
     def _prepared_val(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The validation set checked before training (``_check_training_input``)."""
         if getattr(self, "_val", None) is None:
             return None
-        Xv, yv = self._val
-        Xv = to_numpy(Xv, name="X_val")
-        yv = np.asarray(yv).astype(int).reshape(-1)
-        if len(yv) != len(Xv) or set(np.unique(yv)) != {0, 1}:
-            raise ValueError("y_val must hold one 0/1 label per row of X_val (1 = anomaly), "
-                             "both classes present")
         self.dtv_records_["auprc"] = []
-        return Xv, yv
+        return self._val
 
     def _record_val(self, dtv: torch.nn.Module, val: tuple[np.ndarray, np.ndarray]) -> None:
         """Append D_TV's AUPRC (average precision, anomaly = positive) on the validation set;
@@ -335,7 +363,7 @@ class HistoryAD(GANDetector):
         Xv, yv = val
         was_training = dtv.training
         dtv.eval()
-        s = self._score_array(Xv, dtv)  # (N_val,) raw D_TV, batched like every score
+        s = self._score_array(Xv, dtv, name="X_val")  # (N_val,) raw D_TV, batched
         dtv.train(was_training)
         if not np.isfinite(s).all():
             raise ValueError(f"D_TV gives non-finite scores on X_val at step "
@@ -379,7 +407,7 @@ class HistoryAD(GANDetector):
         return {**super()._extra_meta(), "estimator": self.estimator}
 
     def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        self.latent_dim_ = int(meta["latent_dim"])
+        self._load_gan_meta(meta)
         # files written before the knn estimator existed hold a network and no "estimator"
         self.estimator = meta.get("estimator", "network")
         if self.estimator == "knn":

@@ -40,6 +40,10 @@ class KNNDetector(BaseDetector):
         "method": Options("largest", "mean"),
     }
 
+    def _min_training_rows(self) -> tuple[int, str]:
+        return self.n_neighbors + 1, (
+            f"n_neighbors={self.n_neighbors} and each row is left out of its own neighbours")
+
     def _fit(self, X: torch.Tensor) -> None:
         flat = X.reshape(len(X), -1).cpu().numpy()
         check_enough_rows(len(flat), self.n_neighbors)

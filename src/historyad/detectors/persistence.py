@@ -88,6 +88,7 @@ def save_detector(
         "class": type(det).__name__,
         "params": _jsonable(det.get_params(deep=False)),
         "input_shape": list(det.input_shape_),
+        "feature_names": _jsonable(list(getattr(det, "feature_names_in_", []))) or None,
         "threshold": det.threshold_,
         "extra": _jsonable(det._extra_meta()),
     }
@@ -182,6 +183,8 @@ def _build(
     det.input_shape_ = tuple(int(s) for s in meta["input_shape"])
     det.kind_ = {1: "table", 2: "series", 3: "image"}[len(det.input_shape_)]
     det.n_features_in_ = int(np.prod(det.input_shape_))
+    if meta.get("feature_names"):
+        det.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
     det.threshold_ = float(meta["threshold"])
     _check_fitted_tensors(path, tensors, det.input_shape_)
     det.decision_scores_ = tensors["fitted.decision_scores"].numpy()

@@ -27,7 +27,9 @@ from historyad.cli import files as _files
 from historyad.cli._plumbing import (
     _COMMON,
     _STATE,
+    ALPHA_OPT,
     ANOMALIES_OPT,
+    CALIBRATION_OPT,
     CONFIG_OPT,
     DATA_OPT,
     DATASET_OPT,
@@ -130,7 +132,7 @@ def fit(
     out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
     device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
     download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
-    overwrite: bool = OVERWRITE_OPT,
+    overwrite: bool = OVERWRITE_OPT, calibration: float | None = CALIBRATION_OPT,
     input_: str | None = _files.INPUT_OPT, columns: list[str] | None = _files.COLUMNS_OPT,
     label_column: str | None = _files.LABEL_COLUMN_OPT,
     timestamp_column: str | None = _files.TIMESTAMP_OPT,
@@ -148,7 +150,7 @@ def fit(
 
     toml, out_p, data_s, device_s, seed_i, quick_b = _setup(
         config, ("detector", "dataset", "protocol", "anomaly", "normal", "params", "window",
-                 "stride"), out, data, device, seed, quick, "runs/fit")
+                 "stride", "calibration"), out, data, device, seed, quick, "runs/fit")
     name = _pick("detector", detector, toml, "recommended")
     klass = jobs.detector_class(name)
     ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
@@ -172,7 +174,8 @@ def fit(
                 "window": window, "stride": stride}
     ctx = jobs.run_context(out_p, quick=quick_b, seed=seed_i, data=data_s, device=device_s)
     record, path = jobs.run_fit(name, params, split, ctx=ctx, resolved=resolved,
-                                echo=typer.echo)
+                                echo=typer.echo,
+                                calibration=_pick("calibration", calibration, toml, None))
     typer.echo(f"saved {path} (test AUPRC {record['auprc']:.3f}, AUROC {record['auroc']:.3f})")
 
 
@@ -187,9 +190,7 @@ def score(
     out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
     device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
     download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
-    alpha: float | None = typer.Option(
-        None, "--alpha", help="Flag p-value <= alpha (false-alarm rate <= alpha on normals) "
-        "instead of the fitted threshold; needs a model with a calibration set."),
+    alpha: float | None = ALPHA_OPT,
     overwrite: bool = OVERWRITE_OPT,
     input_: str | None = _files.INPUT_OPT, stream: bool = _files.STREAM_OPT,
     chunk_size: int | None = _files.CHUNK_OPT, delimiter: str | None = _files.DELIMITER_OPT,

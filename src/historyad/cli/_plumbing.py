@@ -162,6 +162,7 @@ TOML_TYPES: dict[str, tuple[Any, str]] = {
     "stride": (int, "an integer"),
     "params": (dict[str, Any], _TABLE),
     "alpha": (float, "a false-alarm rate in (0, 1)"),
+    "calibration": (float, "a share of the training data in (0, 1)"),
     "gan": (dict[str, Any], _TABLE),
     "history": (dict[str, Any], _TABLE),
     "experiment": (dict[str, Any], _TABLE),
@@ -315,6 +316,13 @@ SEED_OPT = typer.Option(None, "--seed", help="Seed of the splits and the detecto
                         "random_state (default 0; -p random_state=N sets the latter alone).")
 QUICK_OPT = typer.Option(False, "--quick", help="Short schedules and capped data.")
 CONFIG_OPT = typer.Option(None, "--config", help="TOML file setting any option.")
+CALIBRATION_OPT = typer.Option(
+    None, "--calibration", help="Hold out this share of the training data (e.g. 0.2) as "
+    "calibration normals: the model then gives conformal p-values (score writes p_value and "
+    "takes --alpha).")
+ALPHA_OPT = typer.Option(
+    None, "--alpha", help="Flag p-value <= alpha (false-alarm rate <= alpha on normals) "
+    "instead of the fitted threshold; needs a model fitted with --calibration.")
 OVERWRITE_OPT = typer.Option(False, "--overwrite", help="Write into a non-empty --out "
                              "(files of the same name are replaced).")
 DOWNLOAD_OPT = typer.Option(False, "--download", help="Fetch missing files (SHA-256 checked).")

@@ -25,6 +25,8 @@ from historyad.cli._plumbing import (
     _common,
     _load_toml,
     _note,
+    _out_dir,
+    _out_file,
     _parse_params,
     _pick,
 )
@@ -156,12 +158,15 @@ def fit(**kw: Any) -> None:
     from historyad.data.files import read_input
     from historyad.evaluation import filejobs
 
-    toml = _load_toml(kw.get("config"), (*_COMMON, "detector", "params", *FILE_KEYS))
+    toml = _load_toml(kw.get("config"), (*_COMMON, "detector", "params", "calibration",
+                                         *FILE_KEYS))
     _no_dataset_options(kw)
     path = str(kw["input_"])
     out_p, _, device_s, seed_i, quick_b = _common(toml, kw.get("out"), None, kw.get("device"),
                                                   kw.get("seed"), kw.get("quick", False),
                                                   "runs/fit")
+    _out_dir(out_p, bool(_pick("overwrite", kw.get("overwrite"), toml, False)))
+    calibration = _pick("calibration", kw.get("calibration"), toml, None)
     quiet = bool(_pick("quiet", kw.get("quiet"), toml, False))
     name = _pick("detector", kw.get("detector"), toml, "recommended")
     params = _detector_params(name, toml, kw, device=device_s, seed=seed_i, quick=quick_b,
@@ -170,7 +175,8 @@ def fit(**kw: Any) -> None:
     data = read_input(path, spec)
     config = {"command": "fit", "input": path, "detector": name, "params": params,
               "reading": dataclasses.asdict(data.spec), "seed": seed_i, "quick": quick_b}
-    det, meta = filejobs.fit_data(data, name, params, out_p, config=config, echo=_err)
+    det, meta = filejobs.fit_data(data, name, params, out_p, config=config, echo=_err,
+                                  calibration=calibration)
     for line in _fitted_lines(det, meta, out_p):
         typer.echo(line)
 
@@ -183,7 +189,9 @@ def score(**kw: Any) -> None:
     from historyad.evaluation import filejobs
 
     toml = _load_toml(kw.get("config"), (*_COMMON, "model", "delimiter", "quiet", "stream",
-                                         "chunk_size"))
+                                         "chunk_size", "alpha"))
+    alpha = _pick("alpha", kw.get("alpha"), toml, None)
+    overwrite = bool(_pick("overwrite", kw.get("overwrite"), toml, False))
     _no_dataset_options(kw)
     model = _pick("model", kw.get("model"), toml, None)
     if not model:
@@ -193,17 +201,28 @@ def score(**kw: Any) -> None:
     delimiter = _delimiter(_pick("delimiter", kw.get("delimiter"), toml, None))
     quiet = bool(_pick("quiet", kw.get("quiet"), toml, False))
     if _pick("stream", kw.get("stream"), toml, False):
-        return _stream(Path(model), path, _pick("out", kw.get("out"), toml, None),
+        if alpha is not None:
+            raise CLIError("--alpha is not available with --stream (stream scores are flagged "
+                           "at the fitted threshold); score the file without --stream")
+        stream_out = _pick("out", kw.get("out"), toml, None)
+        if stream_out not in (None, "-"):
+            stream_out = str(_out_file(Path(stream_out), overwrite, "scores.csv"))
+        return _stream(Path(model), path, stream_out,
                        chunk=int(_pick("chunk_size", kw.get("chunk_size"), toml, 256)),
                        delimiter=delimiter)
     if path is None:
         raise CLIError("--input is required (or --stream to read standard input)")
-    out = Path(_pick("out", kw.get("out"), toml, "scores.csv"))
+    out = _out_file(Path(_pick("out", kw.get("out"), toml, "scores.csv")), overwrite,
+                    "scores.csv")
     scored, written = filejobs.score_input(model, path, out, progress=not quiet,
-                                           delimiter=delimiter)
+                                           delimiter=delimiter, alpha=alpha)
     n_flag = int(scored.labels.sum())
-    typer.echo(f"wrote {len(scored.scores)} scores to {written[0]} ({n_flag} flagged above "
-               f"the threshold {scored.threshold:.6g})")
+    rule = (f"above the threshold {scored.threshold:.6g}" if alpha is None else
+            f"with p-value <= {alpha:g}" + (" in a window" if scored.window_labels is not None
+                                            else ""))
+    typer.echo(f"wrote {len(scored.scores)} scores to {written[0]} ({n_flag} flagged {rule}"
+               + (", p-values in the p_value column" if scored.p_values is not None else "")
+               + ")")
     if len(written) > 1:
         typer.echo(f"wrote {len(scored.window_scores)} window scores to {written[1]}")
 
@@ -274,6 +293,7 @@ def evaluate(**kw: Any) -> None:
     out_p, _, device_s, seed_i, quick_b = _common(toml, kw.get("out"), None, kw.get("device"),
                                                   kw.get("seed"), kw.get("quick", False),
                                                   "runs/evaluate")
+    _out_dir(out_p, bool(_pick("overwrite", kw.get("overwrite"), toml, False)))
     quiet = bool(_pick("quiet", kw.get("quiet"), toml, False))
     model = _pick("model", kw.get("model_file"), toml, None)
     train_input = _pick("train_input", kw.get("train_input"), toml, None)

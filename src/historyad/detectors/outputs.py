@@ -171,6 +171,20 @@ class OutlierOutputs(OutlierMixin):
         The critic in interval mode tests both tails, min(1, 2·min(p_upper, p_lower)).
         ValueError without a calibration set."""
         check_is_fitted(self, "threshold_")
+        self._calibration()  # before scoring: no calibration set, no work
+        return self.p_values_of_scores(self.decision_function(X))
+
+    def p_values_of_scores(self, scores: np.ndarray) -> np.ndarray:
+        """``p_values`` of scores (N,) already computed by ``decision_function`` (e.g. the
+        window scores of a series file). ValueError without a calibration set."""
+        cal = self._calibration()
+        scores = np.asarray(scores, dtype=np.float64)
+        if self._two_sided():
+            return two_sided_p_values(cal, scores)
+        return conformal_p_values(cal, scores)
+
+    def _calibration(self) -> np.ndarray:
+        """The sorted calibration scores; ValueError naming the remedies when there are none."""
         cal = getattr(self, "calibration_scores_", None)
         if cal is None:
             raise ValueError(
@@ -179,10 +193,7 @@ class OutlierOutputs(OutlierMixin):
                 "fit(X, calibration=X_normal), or call calibrate(X_normal) with normal "
                 "samples it was not trained on"
             )
-        scores = self.decision_function(X)
-        if self._two_sided():
-            return two_sided_p_values(cal, scores)
-        return conformal_p_values(cal, scores)
+        return cal
 
     # -- export ------------------------------------------------------------------------
     def to_onnx(self, path: str | Path, *, opset: int | None = None) -> Path:

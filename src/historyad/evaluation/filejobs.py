@@ -107,6 +107,7 @@ def fit_data(
     *,
     config: dict[str, Any] | None = None,
     echo: Echo = _quiet,
+    calibration: float | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit detector ``name`` with ``params`` on ``data``, save the model directory
     ``out_dir`` (see the module docstring); returns the fitted detector and the contents of
@@ -122,7 +123,7 @@ def fit_data(
         echo(f"note: {info['rows_left_out']} rows labelled 1 in {data.spec.label_column!r} are "
              "left out of the training data")
     start = time.perf_counter()
-    det.fit(X)
+    det.fit(X, calibration=calibration)  # calibration: a share of X held out for p-values
     seconds = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)
     path = det.save(out_dir / MODEL_FILE)
@@ -270,14 +271,30 @@ class Scored:
     threshold: float
     window_starts: np.ndarray | None = None
     window_scores: np.ndarray | None = None
+    #: conformal p-values of the items (tables, images) or windows (series) when the model
+    #: has a calibration set (``fit(X, calibration=...)``)
+    p_values: np.ndarray | None = None
+    window_labels: np.ndarray | None = None
 
 
-def score_data(det: Any, data: FileData, *, progress: bool = False) -> Scored:
-    """Score what was read with the fitted detector (series: per window and per row)."""
+def score_data(det: Any, data: FileData, *, progress: bool = False,
+               alpha: float | None = None) -> Scored:
+    """Score what was read with the fitted detector (series: per window and per row). With a
+    calibration set, also the conformal p-values (per item; per window for series).
+    ``alpha``: flag p-value <= alpha instead of the fitted threshold (items; series windows,
+    a row then being flagged when a window covering it is); ValueError without a
+    calibration set."""
     from historyad.protocols.rolling import row_scores, window_starts
 
     spec = data.spec
     thr = float(det.threshold_)
+    calibrated = getattr(det, "calibration_scores_", None) is not None
+    if alpha is not None:
+        from historyad.detectors.conformal import check_alpha
+
+        check_alpha(alpha)
+        if not calibrated:
+            det.p_values_of_scores(np.zeros(1))  # raises: how to add a calibration set
     if spec.kind == "series":
         n_win = len(window_starts(len(data.X), spec.window, spec.stride)) + 1
         fn, bar = chunked_scores(det, progress=progress, total=n_win, unit="window")
@@ -285,50 +302,70 @@ def score_data(det: Any, data: FileData, *, progress: bool = False) -> Scored:
             per_row, windows = row_scores(data.X, fn, window=spec.window, stride=spec.stride)
         finally:
             bar.close()
-        return Scored(data.ids, per_row, (per_row > thr).astype(np.int64), data, thr,
-                      windows.starts, windows.scores)
+        pv = det.p_values_of_scores(windows.scores) if calibrated else None
+        if alpha is None:
+            win_labels = (windows.scores > thr).astype(np.int64)
+            row_labels = (per_row > thr).astype(np.int64)
+        else:
+            win_labels = (pv <= alpha).astype(np.int64)
+            row_labels = np.zeros(len(per_row), dtype=np.int64)
+            for st in windows.starts[win_labels == 1].tolist():
+                row_labels[st : st + spec.window] = 1
+        return Scored(data.ids, per_row, row_labels, data, thr, windows.starts,
+                      windows.scores, pv, win_labels)
     fn, bar = chunked_scores(det, progress=progress, total=len(data.X))
     try:
         scores = fn(data.X)
     finally:
         bar.close()
-    return Scored(data.ids, scores, (scores > thr).astype(np.int64), data, thr)
+    pv = det.p_values_of_scores(scores) if calibrated else None
+    labels = (scores > thr) if alpha is None else (pv <= alpha)
+    return Scored(data.ids, scores, labels.astype(np.int64), data, thr, p_values=pv)
 
 
 def write_scores(scored: Scored, out: Path) -> list[Path]:
     """``out``: one row per item (id, score, label); for series also ``<out stem>.windows.csv``
     (start, end: the ids of each window's first and last rows; score; label)."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    series = scored.window_starts is not None
+    item_p = scored.p_values if not series else None
     with out.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "score", "label"])
-        for i, s, y in zip(scored.ids, scored.scores.tolist(), scored.labels.tolist(),
-                           strict=True):
-            writer.writerow([i, f"{s:.8g}", y])
+        writer.writerow(["id", "score", "label", *(["p_value"] if item_p is not None else [])])
+        for k, (i, s, y) in enumerate(zip(scored.ids, scored.scores.tolist(),
+                                          scored.labels.tolist(), strict=True)):
+            writer.writerow([i, f"{s:.8g}", y,
+                             *([f"{item_p[k]:.6g}"] if item_p is not None else [])])
     written = [out]
-    if scored.window_starts is not None:
+    if series:
         wpath = out.with_name(out.stem + ".windows.csv")
         W = scored.data.spec.window
+        pv = scored.p_values
+        labels = (scored.window_labels if scored.window_labels is not None
+                  else (scored.window_scores > scored.threshold).astype(np.int64))
         with wpath.open("w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["start", "end", "score", "label"])
-            for st, s in zip(scored.window_starts.tolist(), scored.window_scores.tolist(),
-                             strict=True):
+            writer.writerow(["start", "end", "score", "label",
+                             *(["p_value"] if pv is not None else [])])
+            for k, (st, s) in enumerate(zip(scored.window_starts.tolist(),
+                                            scored.window_scores.tolist(), strict=True)):
                 writer.writerow([scored.ids[st], scored.ids[st + W - 1], f"{s:.8g}",
-                                 int(s > scored.threshold)])
+                                 int(labels[k]), *([f"{pv[k]:.6g}"] if pv is not None else [])])
         written.append(wpath)
     return written
 
 
 def score_input(model: str | Path, path: str | Path, out: Path, *, progress: bool = False,
-                delimiter: str | None = None) -> tuple[Scored, list[Path]]:
-    """Read ``path`` as the model's ``input.json`` says, score it and write ``out``."""
+                delimiter: str | None = None,
+                alpha: float | None = None) -> tuple[Scored, list[Path]]:
+    """Read ``path`` as the model's ``input.json`` says, score it (``score_data``) and write
+    ``out``."""
     det, meta = load_model(model)
     spec = dataclasses.replace(model_spec(meta), label_column=None)
     if delimiter is not None:
         spec.delimiter = delimiter
     data = read_input(path, spec)
-    scored = score_data(det, data, progress=progress)
+    scored = score_data(det, data, progress=progress, alpha=alpha)
     return scored, write_scores(scored, out)
 
 

@@ -329,15 +329,18 @@ def run_fit(
     ctx: Any,
     resolved: dict[str, Any],
     echo: Echo = _quiet,
+    calibration: float | None = None,
 ) -> tuple[dict[str, Any], Path]:
-    """Fit detector ``name`` on ``split.X_train`` (``harness.fit_each``), save it as
-    ``ctx.out_dir/model.safetensors``, score the test part and write the run directory.
-    Returns ``(record, model path)``."""
+    """Fit detector ``name`` on ``split.X_train`` (``harness.fit_each``; ``calibration``: the
+    share of it held out for p-values), save it as ``ctx.out_dir/model.safetensors``, score
+    the test part and write the run directory. Returns ``(record, model path)``."""
     from historyad.evaluation.filejobs import save_training_records
     from historyad.evaluation.harness import fit_each, score_fitted
 
     echo(f"fitting {name} on {split.name}: {len(split.X_train)} training samples")
-    _, det, fit_s = next(fit_each(split.X_train, {name: {"name": name, **params}}))
+    fit_kwargs = {name: {"calibration": calibration}} if calibration is not None else None
+    _, det, fit_s = next(fit_each(split.X_train, {name: {"name": name, **params}},
+                                  fit_kwargs=fit_kwargs))
     path = det.save(ctx.out_dir / "model.safetensors")
     save_training_records(det, ctx.out_dir)  # training.csv / .png beside the model
     proto = resolved["protocol"]

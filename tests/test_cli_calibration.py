@@ -1,0 +1,149 @@
+"""Calibrated p-values through the CLI: ``fit --calibration`` (files and datasets),
+``score --alpha`` writing ``p_value`` columns, and ``--overwrite`` on the file commands."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from historyad.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _table(path: Path, X: np.ndarray) -> Path:
+    with path.open("w") as fh:
+        fh.write("a,b,c\n" + "".join(",".join(f"{v:.6f}" for v in r) + "\n" for r in X))
+    return path
+
+
+@pytest.fixture()
+def fitted(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
+    rng = np.random.default_rng(0)
+    train = _table(tmp_path / "train.csv", rng.normal(size=(400, 3)))
+    X_test = np.concatenate([rng.normal(size=(300, 3)), rng.normal(size=(20, 3)) + 5])
+    test = _table(tmp_path / "test.csv", X_test)
+    res = invoke("fit", "--input", train, "--out", tmp_path / "m", "-d", "knn", "-q",
+                 "--calibration", "0.25")
+    assert res.exit_code == 0, res.output
+    return tmp_path / "m" / "model.safetensors", test, X_test
+
+
+def test_score_alpha_flags_by_p_value_and_writes_them(fitted, tmp_path: Path) -> None:
+    """p-values in [1/(n_cal+1), 1]; with --alpha the label is exactly p <= alpha; the far
+    cluster is flagged and the normals' false-alarm share stays near alpha (here 100 of
+    the 400 training rows calibrate: p-values are multiples of 1/101)."""
+    model, test, _ = fitted
+    res = invoke("score", "--model", model, "--input", test, "--out", tmp_path / "s.csv",
+                 "--alpha", "0.05", "-q")
+    assert res.exit_code == 0, res.output
+    assert "p-value <= 0.05" in res.output
+    got = rows(tmp_path / "s.csv")
+    p = np.array([float(r["p_value"]) for r in got])
+    labels = np.array([int(r["label"]) for r in got])
+    assert len(got) == 320
+    assert p.min() >= 1 / 101 - 1e-9 and p.max() <= 1.0
+    np.testing.assert_array_equal(labels, (p <= 0.05).astype(int))
+    assert labels[300:].all()  # the shifted cluster
+    assert labels[:300].mean() < 0.12  # false alarms on normals, near alpha = 0.05
+
+
+def test_without_alpha_p_values_are_written_beside_the_threshold_labels(fitted,
+                                                                      tmp_path: Path) -> None:
+    model, test, _ = fitted
+    res = invoke("score", "--model", model, "--input", test, "--out", tmp_path / "s.csv", "-q")
+    assert res.exit_code == 0, res.output
+    got = rows(tmp_path / "s.csv")
+    assert "p_value" in got[0]
+    s = np.array([float(r["score"]) for r in got])
+    p = np.array([float(r["p_value"]) for r in got])
+    # a higher score never has a higher p-value (p is non-increasing in the score)
+    order = np.argsort(s)
+    assert np.all(np.diff(p[order]) <= 1e-12)
+
+
+def test_alpha_without_calibration_and_stream_alpha_are_one_line_errors(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    train = _table(tmp_path / "train.csv", rng.normal(size=(100, 3)))
+    assert invoke("fit", "--input", train, "--out", tmp_path / "m", "-d", "knn",
+                  "-q").exit_code == 0
+    model = tmp_path / "m" / "model.safetensors"
+    res = invoke("score", "--model", model, "--input", train, "--out", tmp_path / "s.csv",
+                 "--alpha", "0.1")
+    assert res.exit_code == 2 and "calibration" in res.output and "Traceback" not in res.output
+    res = invoke("score", "--model", model, "--input", train, "--stream", "--alpha", "0.1")
+    assert res.exit_code == 2 and "--stream" in res.output
+
+
+def test_file_commands_refuse_a_non_empty_out_without_overwrite(fitted, tmp_path: Path) -> None:
+    model, test, _ = fitted
+    out = tmp_path / "m"  # the fit's folder: not empty
+    res = invoke("fit", "--input", test, "--out", out, "-d", "knn", "-q")
+    assert res.exit_code == 2 and "not empty" in res.output
+    assert invoke("fit", "--input", test, "--out", out, "-d", "knn", "-q",
+                  "--overwrite").exit_code == 0
+    assert invoke("score", "--model", model, "--input", test, "--out", tmp_path / "s.csv",
+                  "-q").exit_code == 0
+    res = invoke("score", "--model", model, "--input", test, "--out", tmp_path / "s.csv", "-q")
+    assert res.exit_code == 2 and "exists" in res.output
+
+
+def test_series_windows_get_p_values_and_alpha_flags_windows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 600
+    t = np.arange(n)
+    X = np.stack([np.sin(t / 5), np.cos(t / 7)], 1) + 0.05 * rng.normal(size=(n, 2))
+    with (tmp_path / "train.csv").open("w") as fh:
+        fh.write("s1,s2\n" + "".join(f"{a:.5f},{b:.5f}\n" for a, b in X))
+    Xt = X[:300].copy()
+    Xt[150:160] += 4.0
+    with (tmp_path / "test.csv").open("w") as fh:
+        fh.write("s1,s2\n" + "".join(f"{a:.5f},{b:.5f}\n" for a, b in Xt))
+    res = invoke("fit", "--input", tmp_path / "train.csv", "--window", 20, "--stride", 5,
+                 "--out", tmp_path / "m", "-d", "knn", "-q", "--calibration", "0.3")
+    assert res.exit_code == 0, res.output
+    res = invoke("score", "--model", tmp_path / "m" / "model.safetensors", "--input",
+                 tmp_path / "test.csv", "--out", tmp_path / "s.csv", "--alpha", "0.05", "-q")
+    assert res.exit_code == 0, res.output
+    win = rows(tmp_path / "s.windows.csv")
+    p = np.array([float(r["p_value"]) for r in win])
+    lab = np.array([int(r["label"]) for r in win])
+    np.testing.assert_array_equal(lab, (p <= 0.05).astype(int))
+    per_row = rows(tmp_path / "s.csv")
+    assert len(per_row) == 300
+    flagged = np.array([int(r["label"]) for r in per_row])
+    assert flagged[150:160].all()  # the rows of the injected fault
+    # a row is flagged when a flagged window covers it: exactly those rows
+    starts = np.array([int(r["start"]) for r in win])
+    covered = np.zeros(300, int)
+    for st in starts[lab == 1]:
+        covered[st : st + 20] = 1
+    np.testing.assert_array_equal(flagged, covered)
+    # the windows clear of the fault are normal: false alarms near alpha, not more
+    clear = (starts + 20 <= 150) | (starts >= 160)
+    assert lab[clear].mean() < 0.15
+
+
+def test_fit_dataset_with_calibration_then_score_alpha(tmp_path: Path) -> None:
+    res = invoke("fit", "--dataset", "ring-2d", "--protocol", "loo", "--anomaly", "0",
+                 "-d", "knn", "--out", tmp_path / "r", "--calibration", "0.2", "-q")
+    assert res.exit_code == 0, res.output
+    res = invoke("score", "--model", tmp_path / "r" / "model.safetensors", "--alpha", "0.05",
+                 "--out", tmp_path / "s.csv")
+    assert res.exit_code == 0, res.output
+    got = rows(tmp_path / "s.csv")
+    p = np.array([float(r["p_value"]) for r in got])
+    np.testing.assert_array_equal([int(r["prediction"]) for r in got], (p <= 0.05).astype(int))

@@ -214,3 +214,28 @@ def test_uncalibrated_file_loads_without_p_values(data: Any, tmp_path: Path) -> 
         loaded.p_values(data[1])
     loaded.calibrate(data[0][:50])  # a loaded model can be calibrated where it runs
     assert loaded.p_values(data[1]).shape == (len(data[1]),)
+
+
+def test_training_records_survive_save_and_load(tmp_path) -> None:
+    """The GAN's training curves (and HistoryAD's D_TV records) are kept in the model file:
+    ``training_records_`` after a load equals ``gan_.records`` after the fit."""
+    import numpy as np
+
+    from historyad.detectors import BaseDetector, HistoryAD
+
+    X = np.random.default_rng(0).normal(size=(120, 3)).astype(np.float32)
+    det = HistoryAD(n_epochs=2.0, alpha=1.0, saves_per_epoch=2, min_iterations=6,
+                    batch_size=16, width=8, dtv_steps=4).fit(X)
+    path = det.save(tmp_path / "h.safetensors")
+    back = BaseDetector.load(path)
+    recs = det.gan_.records
+    assert len(recs["epoch"]) >= 6
+    assert set(back.training_records_) >= {"epoch", "gen_iter", "wasserstein"}
+    for key, values in back.training_records_.items():
+        np.testing.assert_allclose(values, recs[key])
+    # a loaded model writes the same curves as the fitted one
+    from historyad.evaluation.filejobs import save_training_records
+
+    written = save_training_records(back, tmp_path)
+    assert (tmp_path / "training.csv") in written and (tmp_path / "training.png").is_file()
+    assert sum(1 for _ in (tmp_path / "training.csv").open()) == len(recs["epoch"]) + 1

@@ -82,6 +82,10 @@ def save_detector(
     if cal is not None:
         tensors["fitted.calibration_scores"] = torch.from_numpy(
             np.ascontiguousarray(cal, dtype=np.float64))
+    for prefix, records in training_records(det).items():
+        for name, values in records.items():
+            tensors[f"{prefix}.{name}"] = torch.from_numpy(
+                np.ascontiguousarray(values, dtype=np.float64))
     meta = {
         "format": FORMAT,
         "version": __version__,
@@ -101,6 +105,35 @@ def save_detector(
     save_file(tensors, str(tmp), metadata=header)
     tmp.replace(path)
     return path
+
+
+#: tensor-name prefix -> the fitted attribute its training records are restored into
+RECORD_PREFIXES = {"records": "training_records_", "dtv_records": "dtv_records_"}
+
+
+def training_records(det: Any) -> dict[str, dict[str, list[float]]]:
+    """The training curves a detector keeps, by tensor prefix: the GAN's records (one value
+    per generator iteration: losses, Wasserstein estimate, ...; ``gan_.records`` after a
+    fit, ``training_records_`` after a load) and HistoryAD's D_TV records. Only the series
+    of the most common length (the per-iteration ones) are kept."""
+    out: dict[str, dict[str, list[float]]] = {}
+    gan = getattr(det, "gan_", None)
+    sources = {"records": getattr(gan, "records", None) or getattr(det, "training_records_",
+                                                                    None),
+               "dtv_records": getattr(det, "dtv_records_", None)}
+    for prefix, records in sources.items():
+        if not records:
+            continue
+        lengths = [len(v) for v in records.values() if isinstance(v, list | tuple)]
+        if not lengths or max(lengths) == 0:
+            continue
+        n = max(set(lengths), key=lengths.count)
+        kept = {str(k): [float(x) for x in v] for k, v in records.items()
+                if isinstance(v, list | tuple) and len(v) == n
+                and all(isinstance(x, int | float | np.number) for x in v)}
+        if kept:
+            out[prefix] = kept
+    return out
 
 
 def load_detector(
@@ -192,6 +225,11 @@ def _build(
     det.scale_ = tensors["fitted.scale"].numpy() if "fitted.scale" in tensors else None
     cal = tensors.get("fitted.calibration_scores")
     det.calibration_scores_ = None if cal is None else np.sort(cal.numpy().astype(np.float64))
+    for prefix, attr in RECORD_PREFIXES.items():
+        found = {k[len(prefix) + 1 :]: v.numpy().tolist() for k, v in tensors.items()
+                 if k.startswith(prefix + ".")}
+        if found:
+            setattr(det, attr, found)
     state = {k[len("state.") :]: v for k, v in tensors.items() if k.startswith("state.")}
     _check_state_arrays(path, state, det.input_shape_, int(getattr(det, "n_neighbors", 0)))
     try:

@@ -184,14 +184,15 @@ def save_training_records(det: Any, out_dir: Path) -> list[Path]:
     ``out_dir``, for a detector that trained a GAN; the paths written (none otherwise)."""
     import matplotlib.pyplot as plt
 
+    from historyad.detectors.persistence import training_records
     from historyad.plotting import plot_fit_curves
 
-    run = getattr(det, "gan_", None)
-    records = getattr(run, "records", None) or {}
+    kept = training_records(det)  # after a fit or a load (the model file keeps them)
+    records = kept.get("records", {})
     if not records.get("epoch"):
         return []
     written = [_write_records(out_dir / TRAINING_CSV, records)]
-    dtv = getattr(det, "dtv_records_", None) or {}
+    dtv = kept.get("dtv_records", {})
     if dtv.get("step"):
         written.append(_write_records(out_dir / TRAINING_DTV_CSV, dtv))
     fig = plot_fit_curves(records, dtv or None, title=f"{type(det).__name__}: training")

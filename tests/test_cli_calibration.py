@@ -141,6 +141,8 @@ def test_fit_dataset_with_calibration_then_score_alpha(tmp_path: Path) -> None:
     res = invoke("fit", "--dataset", "ring-2d", "--protocol", "loo", "--anomaly", "0",
                  "-d", "knn", "--out", tmp_path / "r", "--calibration", "0.2", "-q")
     assert res.exit_code == 0, res.output
+    info = invoke("info", tmp_path / "r" / "model.safetensors")
+    assert "calibration: 960 held-out normal scores" in info.output  # 0.2 of 4800 rows
     res = invoke("score", "--model", tmp_path / "r" / "model.safetensors", "--alpha", "0.05",
                  "--out", tmp_path / "s.csv")
     assert res.exit_code == 0, res.output

@@ -487,8 +487,14 @@ def describe_model(model: str | Path) -> list[str]:
     else:
         lines.append("trained on: unknown (no input.json or config.json beside the model)")
         lines.append(thr_line)
+    cal = getattr(det, "calibration_scores_", None)
+    lines.append(f"calibration: {len(cal)} held-out normal scores (conformal p-values; "
+                 "score --alpha)" if cal is not None else
+                 "calibration: none (no p-values; fit with --calibration 0.2 for them)")
     curves = [p.name for p in (model.parent / TRAINING_CSV, model.parent / TRAINING_PNG,
                                model.parent / TRAINING_DTV_CSV) if p.is_file()]
+    if not curves and getattr(det, "training_records_", None):
+        curves = ["in the model file (training_records_)"]
     lines.append("training curves: " + (", ".join(curves) if curves else
                                          "none (this detector trains no GAN)"))
     return lines

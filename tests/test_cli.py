@@ -17,15 +17,7 @@ TINY_GAN = ["-p", "n_epochs=1", "-p", "width=8", "-p", "latent_dim=4",
             "-p", "min_iterations=0"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Two shared cores: intra-op threads spin against each other (100x slower)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def invoke(*args: str):

@@ -22,14 +22,7 @@ TINY_GAN = ["-p", "n_epochs=1", "-p", "min_iterations=20", "-p", "width=8",
             "-p", "latent_dim=4", "-p", "batch_size=32"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def invoke(*args: object, input: str | None = None):

@@ -408,16 +408,25 @@ def _key_bytes(key: str | bytes) -> bytes:
     return bytes(key)
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any, *, lenient: bool = False) -> Any:
+    """``obj`` as JSON values (numpy scalars to Python, tuples to lists, paths to str).
+    TypeError for anything else, or its ``repr`` when ``lenient`` (descriptive sidecars)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, lenient=lenient) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v, lenient=lenient) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
     if obj is None or isinstance(obj, bool | int | float | str):
         return obj
+    if lenient:
+        return repr(obj)
     raise TypeError(f"cannot save parameter value {obj!r} of type {type(obj).__name__} as JSON")
+
+
+_jsonable = jsonable
 
 
 def _params_from_json(klass: type, params: dict[str, Any]) -> dict[str, Any]:

@@ -165,17 +165,9 @@ def _noun(kind: str) -> str:
 
 
 def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    return repr(obj)
+    from historyad.detectors.persistence import jsonable
+
+    return jsonable(obj, lenient=True)
 
 
 def save_training_records(det: Any, out_dir: Path) -> list[Path]:

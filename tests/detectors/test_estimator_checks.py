@@ -40,6 +40,7 @@ from historyad.detectors.base import BaseDetector
 from historyad.detectors.critic import CriticDetector
 from historyad.detectors.history_ad import HistoryAD
 from historyad.detectors.registry import DETECTORS, get_detector
+from tests.detectors.tiny import tiny_params
 
 if tuple(int(p) for p in sklearn.__version__.split(".")[:2]) < (1, 6):
     pytest.skip("parametrize_with_checks(expected_failed_checks=...) needs scikit-learn 1.6",
@@ -47,17 +48,8 @@ if tuple(int(p) for p in sklearn.__version__.split(".")[:2]) < (1, 6):
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-TINY: dict[str, Any] = {"n_epochs": 0.5, "batch_size": 8, "width": 8, "min_iterations": 0}
-PARAMS: dict[str, dict[str, Any]] = {
-    "knn": {"n_neighbors": 3},
-    "density-ratio": {**TINY, "n_neighbors": 3},
-    "recommended": {**TINY, "n_neighbors": 3},
-    "critic": TINY,
-    "encoder": {**TINY, "encoder_epochs": 0.5},
-    "inversion": {**TINY, "inversion_steps": 3},
-    "historyad": {**TINY, "n_epochs": 1.0, "alpha": 0.5, "saves_per_epoch": 1,
-                  "dtv_steps": 5},
-}
+PARAMS = tiny_params(batch_size=8, saves_per_epoch=1)
+TINY = {k: PARAMS["critic"][k] for k in ("n_epochs", "batch_size", "width", "min_iterations")}
 # the variants with other code paths: HistoryAD's knn estimator, the critic's quantile rule
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("historyad", {**PARAMS["historyad"], "estimator": "knn", "n_neighbors": 3}),

@@ -16,6 +16,7 @@ from historyad.config import Constraint, DTVConfig, GANConfig, Interval, Options
 from historyad.detectors.base import BaseDetector, detector_params
 from historyad.detectors.gan_base import GAN_PARAMETERS, MIN_ITERATIONS, GANDetector
 from historyad.detectors.registry import DETECTORS, get_detector
+from tests.detectors.tiny import tiny_params
 
 GAN_BLOCK_DEFAULTS = {
     "loss": "wgan-gp", "n_epochs": 5.0, "batch_size": 64, "n_critic": None, "gp_lambda": 10.0,
@@ -143,17 +144,8 @@ def test_declared_parameters_are_dataclass_fields_in_declaration_order() -> None
 
 
 # -- number types, bools, seeds, checks before training (issue 16, "Parameters") --------
-TINY: dict[str, Any] = {"n_epochs": 0.5, "batch_size": 16, "width": 8, "min_iterations": 0}
-TINY_PARAMS: dict[str, dict[str, Any]] = {
-    "knn": {"n_neighbors": 3},
-    "density-ratio": {**TINY, "n_neighbors": 3},
-    "recommended": {**TINY, "n_neighbors": 3},
-    "critic": TINY,
-    "encoder": {**TINY, "encoder_epochs": 0.5},
-    "inversion": {**TINY, "inversion_steps": 3},
-    "historyad": {**TINY, "n_epochs": 1.0, "alpha": 0.5, "saves_per_epoch": 2,
-                  "dtv_steps": 5},
-}
+TINY_PARAMS = tiny_params(batch_size=16, saves_per_epoch=2)
+TINY = TINY_PARAMS["critic"]
 X_SMALL = np.random.default_rng(0).normal(size=(48, 3)).astype(np.float32)
 
 

@@ -149,3 +149,42 @@ def test_fit_dataset_with_calibration_then_score_alpha(tmp_path: Path) -> None:
     got = rows(tmp_path / "s.csv")
     p = np.array([float(r["p_value"]) for r in got])
     np.testing.assert_array_equal([int(r["prediction"]) for r in got], (p <= 0.05).astype(int))
+
+
+def test_an_alpha_below_the_smallest_p_value_is_refused(tmp_path: Path) -> None:
+    """With n_cal calibration scores no p-value is below 1/(n_cal + 1): an alpha under it
+    would flag nothing, silently. It is an error naming how many samples to hold out."""
+    from historyad.detectors import KNNDetector
+
+    rng = np.random.default_rng(3)
+    det = KNNDetector().fit(rng.normal(size=(100, 3)), calibration=0.1)  # 10 held out
+    with pytest.raises(ValueError, match=r"hold out at least 19 normal samples"):
+        det.predict(rng.normal(size=(5, 3)) + 100, alpha=0.05)
+    assert det.predict(rng.normal(size=(5, 3)) + 100, alpha=0.1).all()  # 1/11 <= 0.1
+    train = _table(tmp_path / "train.csv", rng.normal(size=(100, 3)))
+    assert invoke("fit", "--input", train, "--out", tmp_path / "m", "-d", "knn", "-q",
+                  "--calibration", "0.1").exit_code == 0
+    res = invoke("score", "--model", tmp_path / "m" / "model.safetensors", "--input", train,
+                 "--out", tmp_path / "s.csv", "--alpha", "0.05")
+    assert res.exit_code == 2 and "hold out at least 19" in res.output
+
+
+def test_evaluate_input_with_several_detectors_routes_each_parameter(tmp_path: Path) -> None:
+    """-p key=value goes to the detectors that take it, -p label.key=value to one (as with
+    --dataset); a kNN beside a GAN detector no longer refuses the GAN's settings."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 3))
+    X[170:185] += 5
+    with (tmp_path / "t.csv").open("w") as fh:
+        fh.write("a,b,c,y\n" + "".join(f"{r[0]:.4f},{r[1]:.4f},{r[2]:.4f},{int(170 <= i < 185)}\n"
+                                       for i, r in enumerate(X)))
+    res = invoke("evaluate", "--input", tmp_path / "t.csv", "--label-column", "y",
+                 "--train-rows", 120, "-d", "knn", "-d", "critic", "-p", "n_epochs=1",
+                 "-p", "min_iterations=10", "-p", "width=8", "-p", "critic.batch_size=32",
+                 "-p", "knn.n_neighbors=3", "--out", tmp_path / "ev", "-q")
+    assert res.exit_code == 0, res.output
+    assert "knn: AUPRC" in res.output and "critic: AUPRC" in res.output
+    import json
+
+    cfg = json.loads((tmp_path / "ev" / "critic" / "config.json").read_text())
+    assert cfg["params"]["batch_size"] == 32 and cfg["params"]["n_epochs"] == 1

@@ -143,3 +143,12 @@ def test_folder_loader_keeps_grey_images_grey(tmp_path: Path):
         Image.fromarray(np.full((10, 10), 40 * i, np.uint8), "L").save(base / f"{i}.png")
     assert load("celeba", root=tmp_path, size=8).X.shape == (2, 1, 8, 8)
     assert load("celeba", root=tmp_path, size=8, channels=3).X.shape == (2, 3, 8, 8)
+
+
+@pytest.mark.parametrize("size", [0, 3, 100_000, True])
+def test_an_absurd_image_size_is_refused_before_reading(size) -> None:
+    """--size 100000 used to allocate until the kernel killed the process."""
+    from historyad.data.files import MAX_IMAGE_SIZE
+
+    with pytest.raises(ValueError, match=f"from 4 to {MAX_IMAGE_SIZE}"):
+        InputSpec(kind="images", size=size)

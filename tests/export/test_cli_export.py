@@ -44,6 +44,14 @@ def test_export_writes_a_checked_onnx_file(critic_file: Path, tmp_path: Path) ->
     result = invoke("export", "-m", critic_file, "--no-check")
     assert result.exit_code == 0, result.output
     assert critic_file.with_suffix(".onnx").is_file() and "checked" not in result.output
+    # an existing file is kept unless --overwrite
+    result = invoke("export", "-m", critic_file, "--no-check")
+    assert result.exit_code == 2 and "exists" in result.output
+    assert invoke("export", "-m", critic_file, "--no-check", "--overwrite").exit_code == 0
+    # float64 arrays (and lists) are cast to the graph's float32
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(OnnxDetector(out).decision_function(X64),
+                               OnnxDetector(out).decision_function(X), rtol=0, atol=0)
 
 
 def test_export_errors_exit_2_with_the_reason(tmp_path: Path) -> None:

@@ -131,6 +131,33 @@ def _detector_params(name: str, toml: dict[str, Any], kw: dict[str, Any], *, dev
     return params
 
 
+def _evaluate_params(names: list[str], toml: dict[str, Any], kw: dict[str, Any], *,
+                     device: str, seed: int, quick: bool, quiet: bool) -> dict[str, dict]:
+    """Each detector's parameters for ``evaluate --input`` with several detectors, as
+    ``evaluate --dataset`` resolves them (``jobs.evaluate_settings``): ``-p key=value`` goes
+    to the detectors that take it, ``-p label.key=value`` to one, ``[gan]`` / ``[history]``
+    to the GAN detectors."""
+    from historyad.detectors.gan_base import GANDetector
+    from historyad.evaluation import jobs
+
+    raw = {**toml.get("params", {}), **_parse_params(kw.get("param"))}
+    specs, gan, hist, notes = jobs.evaluate_settings(
+        names, raw, gan=dict(toml.get("gan", {})), history=dict(toml.get("history", {})),
+        device=device, seed=seed, quick=quick)
+    for note in notes:
+        _note(note)
+    out = {}
+    for name, spec in specs.items():
+        klass = jobs.detector_class(name)
+        params = {k: v for k, v in spec.items() if k != "name"}
+        if issubclass(klass, GANDetector):
+            params = {**gan, **(hist if klass.needs_history else {}), **params}
+        if "progress" in jobs.valid_params(klass):
+            params.setdefault("progress", not quiet)
+        out[name] = params
+    return out
+
+
 def _fitted_lines(det: Any, meta: dict[str, Any], out_dir: Path) -> list[str]:
     t = meta["trained_on"]
     what = (f"{t['shape'][0]} windows ({t['shape'][1]} channels × {t['shape'][2]} rows) of "
@@ -279,8 +306,9 @@ def evaluate(**kw: Any) -> None:
     from historyad.data.files import column_names, read_input
     from historyad.evaluation import filejobs
 
-    toml = _load_toml(kw.get("config"), (*_COMMON, "detector", "params", "model",
-                                         "train_input", "train_rows", *FILE_KEYS))
+    toml = _load_toml(kw.get("config"), (*_COMMON, "detector", "params", "gan", "history",
+                                         "model", "train_input", "train_rows", *FILE_KEYS),
+                      lists=("detector",))
     _no_dataset_options(kw)
     path = str(kw["input_"])
     if Path(path).is_dir():
@@ -319,9 +347,8 @@ def evaluate(**kw: Any) -> None:
             has_label = label in column_names(train_input, delimiter=spec.delimiter)
             train = read_input(train_input, dataclasses.replace(
                 spec, label_column=label if has_label else None))
-        for name in names:
-            params = _detector_params(name, toml, kw, device=device_s, seed=seed_i,
-                                      quick=quick_b, quiet=quiet)
+        for name, params in _evaluate_params(names, toml, kw, device=device_s, seed=seed_i,
+                                             quick=quick_b, quiet=quiet).items():
             model_dir = out_p if len(names) == 1 else out_p / name
             config = {"command": "evaluate", "input": path, "train_input": train_input,
                       "train_rows": train_rows, "detector": name, "params": params}

@@ -72,6 +72,10 @@ def check_window(window: object, stride: object) -> tuple[int, int]:
     return int(window), int(stride)
 
 
+#: the largest --size (pixels per side): 1024² × 3 float32 is 12 MB per image
+MAX_IMAGE_SIZE = 1024
+
+
 @dataclass
 class InputSpec:
     """How a file is read (JSON-serialisable; ``input.json`` beside a fitted model).
@@ -98,8 +102,10 @@ class InputSpec:
         if self.channels is not None and self.channels not in (1, 3):
             raise ValueError(f"--channels {self.channels} is not allowed; use 1 (grey) or 3 "
                              "(colour)")
-        if self.size is not None and (isinstance(self.size, bool) or self.size < 1):
-            raise ValueError(f"--size {self.size} is not allowed; it must be an integer >= 1")
+        if self.size is not None and (isinstance(self.size, bool) or not 4 <= self.size
+                                      <= MAX_IMAGE_SIZE):
+            raise ValueError(f"--size {self.size} is not allowed; it must be an integer from 4 "
+                             f"to {MAX_IMAGE_SIZE} (pixels per side)")
         if self.delimiter is not None and len(self.delimiter) != 1:
             raise ValueError(f"--delimiter {self.delimiter!r} is not allowed; give one "
                              "character (use '\\t' for tab)")

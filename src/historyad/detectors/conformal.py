@@ -34,6 +34,7 @@ score thresholds without a false-alarm guarantee. The p-value itself is one
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,21 @@ def check_alpha(alpha: Any) -> float:
     if not 0.0 < float(alpha) < 1.0:
         raise ValueError(f"alpha={alpha!r} must be in (0, 1) (the false-alarm rate)")
     return float(alpha)
+
+
+def check_alpha_reachable(alpha: float, n_cal: int, *, two_sided: bool = False) -> None:
+    """ValueError when no p-value can reach ``alpha``: with n_cal calibration scores the
+    smallest conformal p-value is 1/(n_cal + 1) (twice that for a two-sided test), so a
+    smaller ``alpha`` would silently flag nothing."""
+    smallest = (2.0 if two_sided else 1.0) / (n_cal + 1.0)
+    if alpha < smallest:
+        need = math.ceil((2.0 if two_sided else 1.0) / alpha) - 1
+        raise ValueError(
+            f"alpha={alpha:g} is below the smallest p-value {smallest:.3g} that {n_cal} "
+            f"calibration scores can give ({'2' if two_sided else '1'}/(n_cal + 1)), so "
+            f"nothing could ever be flagged; hold out at least {need} normal samples "
+            "(fit(X, calibration=...) / --calibration) or use a larger alpha"
+        )
 
 
 def split_calibration(

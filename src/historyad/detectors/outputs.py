@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from historyad.detectors.conformal import (
     benjamini_hochberg,
     check_alpha,
+    check_alpha_reachable,
     conformal_p_values,
     two_sided_p_values,
 )
@@ -102,6 +103,7 @@ class OutlierOutputs(OutlierMixin):
             labels = self._flag(self.decision_function(X))
         else:
             check_alpha(alpha)
+            check_alpha_reachable(alpha, len(self._calibration()), two_sided=self._two_sided())
             p = self.p_values(X)
             labels = (benjamini_hochberg(p, alpha) if fdr else p <= alpha).astype(np.int64)
         if return_confidence:

@@ -283,11 +283,13 @@ def score_data(det: Any, data: FileData, *, progress: bool = False,
     thr = float(det.threshold_)
     calibrated = getattr(det, "calibration_scores_", None) is not None
     if alpha is not None:
-        from historyad.detectors.conformal import check_alpha
+        from historyad.detectors.conformal import check_alpha, check_alpha_reachable
 
         check_alpha(alpha)
         if not calibrated:
             det.p_values_of_scores(np.zeros(1))  # raises: how to add a calibration set
+        check_alpha_reachable(alpha, len(det.calibration_scores_),
+                              two_sided=det._two_sided())
     if spec.kind == "series":
         n_win = len(window_starts(len(data.X), spec.window, spec.stride)) + 1
         fn, bar = chunked_scores(det, progress=progress, total=n_win, unit="window")

@@ -83,7 +83,7 @@ class OnnxDetector:
 
     def run(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """(scores (N,) float64, labels (N,) int64) of raw samples X (N, *input_shape)."""
-        Xn = to_numpy(X)
+        Xn = np.ascontiguousarray(to_numpy(X), dtype=np.float32)  # the graph takes float32
         if tuple(Xn.shape[1:]) != self.input_shape_:
             raise ValueError(f"X has per-sample shape {tuple(Xn.shape[1:])} but the graph "
                              f"takes {self.input_shape_}")

@@ -39,6 +39,7 @@ def fitted(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     res = invoke("fit", "--input", train, "--out", tmp_path / "m", "-d", "knn", "-q",
                  "--calibration", "0.25")
     assert res.exit_code == 0, res.output
+    assert "400 items of shape (3,), of which 100 held out of training" in res.output
     return tmp_path / "m" / "model.safetensors", test, X_test
 
 
@@ -188,3 +189,22 @@ def test_evaluate_input_with_several_detectors_routes_each_parameter(tmp_path: P
 
     cfg = json.loads((tmp_path / "ev" / "critic" / "config.json").read_text())
     assert cfg["params"]["batch_size"] == 32 and cfg["params"]["n_epochs"] == 1
+
+
+def test_options_that_do_not_apply_to_the_input_are_errors(tmp_path: Path) -> None:
+    """--stride without --window, --channels / --size on a table, --window on an image folder
+    used to be ignored silently."""
+    from PIL import Image
+
+    table = _table(tmp_path / "t.csv", np.random.default_rng(5).normal(size=(30, 3)))
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((8, 8), 30 * i, np.uint8)).save(folder / f"{i}.png")
+    for args, opt in ((("--stride", 3), "--stride"), (("--channels", 3), "--channels"),
+                      (("--size", 16), "--size")):
+        res = invoke("fit", "--input", table, *args, "-d", "knn", "-q", "--out", tmp_path / opt)
+        assert res.exit_code == 2 and f"{opt} do(es) not apply" in res.output
+    res = invoke("fit", "--input", folder, "--window", 4, "-d", "knn", "-q",
+                 "--out", tmp_path / "w")
+    assert res.exit_code == 2 and "--window do(es) not apply" in res.output

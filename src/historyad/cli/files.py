@@ -103,8 +103,20 @@ def _spec(path: str, toml: dict[str, Any], kw: dict[str, Any], *, label: bool = 
     from historyad.data.files import InputSpec, guess_kind
 
     window = _pick("window", kw.get("window"), toml, None)
+    kind = guess_kind(path, window=window)
+    given = {opt: _pick(opt, kw.get(opt), toml, None) for opt in ("stride", "channels", "size")}
+    misplaced = [f"--{opt}" for opt, ok in (
+        ("stride", kind == "series" or given["stride"] is None),
+        ("channels", kind == "images" or given["channels"] is None),
+        ("size", kind == "images" or given["size"] is None),
+        ("window", kind != "images" or window is None)) if not ok]
+    if misplaced:
+        what = {"images": "an image folder", "series": "a series (--window)"}.get(
+            kind, f"a {kind} file")
+        raise CLIError(f"{', '.join(misplaced)} do(es) not apply to {path!r}, read as {what}: "
+                       "--window/--stride are for series, --channels/--size for image folders")
     return InputSpec(
-        kind=guess_kind(path, window=window),
+        kind=kind,
         columns=_columns(_pick("columns", kw.get("columns"), toml, None)),
         label_column=_pick("label_column", kw.get("label_column"), toml, None) if label else None,
         timestamp_column=_pick("timestamp_column", kw.get("timestamp_column"), toml, None),
@@ -164,6 +176,9 @@ def _fitted_lines(det: Any, meta: dict[str, Any], out_dir: Path) -> list[str]:
             f"{t['n_rows']} rows" if meta["input"]["kind"] == "series"
             else f"{t['shape'][0]} items of shape {tuple(t['shape'][1:])}")
     cols = meta["input"].get("columns")
+    n_cal = t.get("calibration_items", 0)
+    if n_cal:
+        what += f", of which {n_cal} held out of training to calibrate the p-values"
     lines = [f"fitted {meta['detector']} ({meta['class']}) on {what} in "
              f"{meta['fit_seconds']:.1f} s"]
     if cols:

@@ -142,6 +142,10 @@ def fit_data(
             "min": float(X.min()),
             "max": float(X.max()),
             "dropped_columns": data.dropped,
+            # held out of training for p-values (fit(..., calibration=...)); the shape above
+            # counts them
+            "calibration_items": (0 if getattr(det, "calibration_scores_", None) is None
+                                  else len(det.calibration_scores_)),
             **info,
         },
         "threshold": float(det.threshold_),

@@ -208,3 +208,10 @@ def test_options_that_do_not_apply_to_the_input_are_errors(tmp_path: Path) -> No
     res = invoke("fit", "--input", folder, "--window", 4, "-d", "knn", "-q",
                  "--out", tmp_path / "w")
     assert res.exit_code == 2 and "--window do(es) not apply" in res.output
+
+
+def test_scoring_the_training_file_warns(fitted, tmp_path: Path) -> None:
+    model, _, _ = fitted
+    train = model.parent.parent / "train.csv"
+    res = invoke("score", "--model", model, "--input", train, "--out", tmp_path / "s.csv", "-q")
+    assert res.exit_code == 0 and "is the file the model was trained on" in res.output

@@ -258,6 +258,8 @@ def score(**kw: Any) -> None:
                     "scores.csv")
     scored, written = filejobs.score_input(model, path, out, progress=not quiet,
                                            delimiter=delimiter, alpha=alpha)
+    for note in scored.notes:
+        _note(note)
     n_flag = int(scored.labels.sum())
     rule = (f"above the threshold {scored.threshold:.6g}" if alpha is None else
             f"with p-value <= {alpha:g}" + (" in a window" if scored.window_labels is not None

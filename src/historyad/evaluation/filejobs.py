@@ -272,6 +272,8 @@ class Scored:
     #: has a calibration set (``fit(X, calibration=...)``)
     p_values: np.ndarray | None = None
     window_labels: np.ndarray | None = None
+    #: warnings for the user (e.g. the input is the model's own training file)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def score_data(det: Any, data: FileData, *, progress: bool = False,
@@ -365,6 +367,11 @@ def score_input(model: str | Path, path: str | Path, out: Path, *, progress: boo
         spec.delimiter = delimiter
     data = read_input(path, spec)
     scored = score_data(det, data, progress=progress, alpha=alpha)
+    source = meta.get("trained_on", {}).get("source")
+    if source and Path(path).resolve() == Path(source):
+        scored.notes.append(
+            f"warning: {path} is the file the model was trained on: its normal rows score "
+            "lower than new data would (the threshold and p-values assume new data)")
     return scored, write_scores(scored, out)
 
 

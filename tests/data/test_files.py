@@ -152,3 +152,10 @@ def test_an_absurd_image_size_is_refused_before_reading(size) -> None:
 
     with pytest.raises(ValueError, match=f"from 4 to {MAX_IMAGE_SIZE}"):
         InputSpec(kind="images", size=size)
+
+
+def test_decimal_commas_get_a_hint(tmp_path) -> None:
+    path = tmp_path / "dc.csv"
+    path.write_text("a;b\n0,942;1,5\n0,5;2,25\n1,0;0,75\n")
+    with pytest.raises(ValueError, match="decimal commas"):
+        read_table(path, InputSpec())

@@ -31,6 +31,7 @@ import itertools
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -384,8 +385,13 @@ def _select(table: _Table, spec: InputSpec, *, for_series: bool) -> tuple[
                 continue
             (chosen if table.numbers(col)[0] is not None else dropped).append(col)
         if not chosen:
+            hint = ""
+            sample = [t for col in dropped for t in table.text.get(col, [])[:20] if t.strip()]
+            if sample and all(re.fullmatch(r"[-+]?\d+,\d*", t.strip()) for t in sample):
+                hint = ("; the values look like decimal commas (e.g. "
+                        f"{sample[0].strip()!r}): write them with a decimal point")
             raise ValueError(f"{table.name}: no numeric column besides the label/timestamp "
-                             f"columns; the columns are {header}")
+                             f"columns; the columns are {header}{hint}")
     columns = []
     for col in chosen:
         vals, bad = table.numbers(col)

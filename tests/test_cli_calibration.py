@@ -215,3 +215,11 @@ def test_scoring_the_training_file_warns(fitted, tmp_path: Path) -> None:
     train = model.parent.parent / "train.csv"
     res = invoke("score", "--model", model, "--input", train, "--out", tmp_path / "s.csv", "-q")
     assert res.exit_code == 0 and "is the file the model was trained on" in res.output
+
+
+def test_stream_of_a_parquet_file_says_stream_reads_text(fitted, tmp_path: Path) -> None:
+    model, _, _ = fitted
+    pq = tmp_path / "x.parquet"
+    pq.write_bytes(b"PAR1 not text")
+    res = invoke("score", "--model", model, "--input", pq, "--stream")
+    assert res.exit_code == 2 and "--stream reads delimited text" in res.output

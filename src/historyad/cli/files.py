@@ -282,6 +282,9 @@ def _stream(model: Path, path: str | None, out: str | None, *, chunk: int,
         if source is None:
             if not Path(path).is_file():
                 raise FileNotFoundError(f"--input {path!r} does not exist")
+            if Path(path).suffix.lower() in (".parquet", ".pq", ".npy"):
+                raise CLIError(f"--stream reads delimited text (CSV); {path!r} is a "
+                               f"{Path(path).suffix} file: score it without --stream")
             source = open(path, newline="", encoding="utf-8-sig")
         if sink is None:
             Path(out).parent.mkdir(parents=True, exist_ok=True)

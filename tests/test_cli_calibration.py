@@ -223,3 +223,22 @@ def test_stream_of_a_parquet_file_says_stream_reads_text(fitted, tmp_path: Path)
     pq.write_bytes(b"PAR1 not text")
     res = invoke("score", "--model", model, "--input", pq, "--stream")
     assert res.exit_code == 2 and "--stream reads delimited text" in res.output
+
+
+def test_a_table_model_saved_from_python_scores_a_csv_by_column_name(tmp_path: Path) -> None:
+    """No input.json beside it: the columns are found by ``feature_names_in_``."""
+    pd = pytest.importorskip("pandas")
+    from historyad.detectors import KNNDetector
+
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame(rng.normal(size=(150, 3)), columns=["a", "b", "c"])
+    det = KNNDetector().fit(df)
+    det.save(tmp_path / "py" / "model.safetensors")
+    new = pd.DataFrame(rng.normal(size=(12, 3)), columns=["c", "a", "b"])
+    new["note"] = "x"
+    new.to_csv(tmp_path / "new.csv", index=False)
+    res = invoke("score", "--model", tmp_path / "py" / "model.safetensors", "--input",
+                 tmp_path / "new.csv", "--out", tmp_path / "s.csv", "-q")
+    assert res.exit_code == 0, res.output
+    got = np.array([float(r["score"]) for r in rows(tmp_path / "s.csv")])
+    np.testing.assert_allclose(got, det.decision_function(new[["a", "b", "c"]]), rtol=1e-6)

@@ -32,6 +32,7 @@ import logging
 import math
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -214,9 +215,12 @@ def _write_records(path: Path, records: dict[str, list[float]]) -> Path:
 def load_model(model: str | Path) -> tuple[Any, dict[str, Any]]:
     """(detector, the contents of ``input.json`` beside it).
 
+    A table model without ``input.json`` (saved from Python) reads its columns by
+    ``feature_names_in_`` when it has them, else every numeric column in order.
+
     Raises:
-        ValueError: no ``input.json`` beside the model (a model fitted on a registered
-            dataset: score it with ``--dataset``), or a foreign one.
+        ValueError: no ``input.json`` beside a series or image model (a model fitted on a
+            registered dataset: score it with ``--dataset``), or a foreign one.
     """
     from historyad.detectors.base import BaseDetector
 
@@ -224,10 +228,16 @@ def load_model(model: str | Path) -> tuple[Any, dict[str, Any]]:
     det = BaseDetector.load(model)
     sidecar = model.parent / INPUT_JSON
     if not sidecar.is_file():
+        if len(det.input_shape_) == 1:  # a table model saved from Python: read by columns
+            names = getattr(det, "feature_names_in_", None)
+            spec = InputSpec(kind="table", columns=None if names is None else list(names))
+            return det, {"input": spec.to_dict(), "detector": type(det).__name__,
+                         "class": type(det).__name__, "trained_on": {}}
         raise ValueError(
-            f"{model}: no {INPUT_JSON} beside it, so how its input was read is unknown; "
-            "models fitted with `historyad fit --input` have one (a model fitted with "
-            "--dataset scores with --dataset)"
+            f"{model}: no {INPUT_JSON} beside it, so how its {det.kind_} input was read is "
+            "unknown; models fitted with `historyad fit --input` have one (a model fitted "
+            "with --dataset scores with --dataset; a table model scores without one, its "
+            "columns by feature_names_in_ or all numeric columns in order)"
         )
     meta = json.loads(sidecar.read_text())
     if meta.get("input", {}).get("format") != "historyad-input":
@@ -250,7 +260,11 @@ def chunked_scores(det: Any, *, progress: bool = False, total: int | None = None
     def score(X: np.ndarray) -> np.ndarray:
         out = []
         for i in range(0, len(X), SCORE_CHUNK):
-            out.append(np.asarray(det.decision_function(X[i:i + SCORE_CHUNK]), np.float64))
+            with warnings.catch_warnings():  # the reader already matched columns by name
+                warnings.filterwarnings("ignore", message=".*valid feature names",
+                                        category=UserWarning)
+                out.append(np.asarray(det.decision_function(X[i:i + SCORE_CHUNK]),
+                                      np.float64))
             bar.update(min(SCORE_CHUNK, len(X) - i))
         return np.concatenate(out) if out else np.zeros(0)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.neighbors import NearestNeighbors
 
 from historyad.detectors.neighbors import (
     NeighbourDensities,
@@ -13,12 +12,14 @@ from historyad.detectors.neighbors import (
     nearest,
     soft_log,
 )
+from historyad.detectors.search import NeighbourIndex
 
 
-def test_nearest_leaves_the_row_itself_out_even_behind_a_duplicate() -> None:
+@pytest.mark.parametrize("method", ["exact", "sklearn"])
+def test_nearest_leaves_the_row_itself_out_even_behind_a_duplicate(method: str) -> None:
     data = np.array([[0.0], [0.0], [1.0], [3.0]])  # rows 0 and 1 are duplicates
-    index = NearestNeighbors(n_neighbors=3).fit(data)
-    dist, idx = nearest(index, data, 2, leave_self_out=True)
+    index = NeighbourIndex(data, method=method)
+    dist, idx = nearest(index, None, 2, leave_self_out=True)
     # row 0: its duplicate (distance 0) and row 2 (1); row 3: rows 2 (2) and 0/1 (3)
     np.testing.assert_allclose(dist, [[0.0, 1.0], [0.0, 1.0], [1.0, 1.0], [2.0, 3.0]])
     assert [int(idx[0, 0]), int(idx[1, 0])] == [1, 0]  # the duplicate kept, the row dropped

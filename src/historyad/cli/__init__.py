@@ -118,6 +118,8 @@ def demo(
     records = run_digits_loo(ctx)
     _echo_tables(records)
     typer.echo(f"wrote {out_p}/metrics.json, report.md and figures")
+    typer.echo("the full experiments: `historyad benchmark` (RESULTS.md, BENCHMARKS.md) and "
+               "the papers' experiments, `historyad reproduce --list`")
 
 
 @app.command()

@@ -49,7 +49,12 @@ import torch
 from historyad.config import Constraint, Interval, Options
 from historyad.detectors.base import detector_params
 from historyad.detectors.gan_base import GANDetector
-from historyad.detectors.neighbors import N_NEIGHBORS, NeighbourDensities, check_enough_rows
+from historyad.detectors.neighbors import (
+    N_NEIGHBORS,
+    NEIGHBOR_SEARCH,
+    NeighbourDensities,
+    check_enough_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,11 +104,13 @@ class _GeneratorContrast(GANDetector):
     n_neighbors: int = 5  # k (PyOD's KNN default)
     n_generated: int | None = None  # None: 4 per training row (capped at 200 000)
     series_view: str = "spectrum"  # series compared by their spectra (module docstring)
+    neighbor_search: str = "exact"  # historyad.detectors.search: "exact", "ivf", "hnsw", ...
 
     _parameter_constraints: ClassVar[dict[str, Constraint]] = {
         "n_neighbors": N_NEIGHBORS,
         "n_generated": Interval(int, ge=1, optional=True),
         "series_view": Options("spectrum", "raw"),
+        "neighbor_search": NEIGHBOR_SEARCH,
     }
 
     def _min_training_rows(self) -> tuple[int, str]:
@@ -115,10 +122,12 @@ class _GeneratorContrast(GANDetector):
         check_enough_rows(n, self.n_neighbors)
         m = n_reference(n, self.n_generated)
         generated = run.sample(m, seed=self._seed() + 3)  # (m, *input_shape)
-        self.densities_ = NeighbourDensities(
-            self._flat(X), self._flat(generated), self.n_neighbors
-        )
+        self.densities_ = self._densities(self._flat(X), self._flat(generated))
         self._set_constants()
+
+    def _densities(self, data: np.ndarray, generated: np.ndarray) -> NeighbourDensities:
+        return NeighbourDensities(data, generated, self.n_neighbors,
+                                  search=self.neighbor_search, device=self.device)
 
     def _set_constants(self) -> None:
         d = self.densities_
@@ -137,7 +146,8 @@ class _GeneratorContrast(GANDetector):
         """(log r_data, log r_local, log r_gen), each (B,), of a preprocessed batch."""
         flat = self._flat(X)
         d = self.densities_
-        return d.log_data(flat), d.log_local(flat), d.log_reference(flat)
+        log_data, log_local = d.data_scales(flat)  # one search of the training rows
+        return log_data, log_local, d.log_reference(flat)
 
     def _training_terms(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The same for the training rows, each left out of its own data neighbours."""
@@ -165,9 +175,7 @@ class _GeneratorContrast(GANDetector):
 
     def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         self.latent_dim_ = int(meta["latent_dim"])
-        self.densities_ = NeighbourDensities(
-            tensors["data"].numpy(), tensors["generated"].numpy(), self.n_neighbors
-        )
+        self.densities_ = self._densities(tensors["data"].numpy(), tensors["generated"].numpy())
         self._set_constants()
 
 

@@ -1,6 +1,7 @@
 """Nearest-neighbour densities shared by the distance-based detectors.
 
-One neighbour-search interface (scikit-learn's ``NearestNeighbors`` underneath) and the
+The neighbour searches go through one interface, ``historyad.detectors.search.NeighbourIndex``
+(FAISS; exact by default, ``search="ivf"`` / ``"hnsw"`` approximate), and give the
 k-nearest-neighbour density scales the detectors combine:
 
 - ``log r_data(x)``: log of the mean distance from x to its k nearest training rows. With the
@@ -25,14 +26,18 @@ row at a tenth of the typical neighbour distance, not at log(0)).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
-from historyad.config import Interval
+from historyad.config import Interval, Options
+from historyad.detectors.search import SEARCH_METHODS, NeighbourIndex
 
 #: Soft floor on distances, as a fraction of the median training neighbour distance.
 FLOOR_FRACTION = 0.1
 #: The constraint on k (``n_neighbors``) of the detectors that count neighbours.
 N_NEIGHBORS = Interval(int, ge=1)
+#: The constraint on ``neighbor_search`` (``historyad.detectors.search``): "exact" (FAISS
+#: brute force, or a kd-tree in low dimension), "ivf" / "hnsw" (approximate, FAISS) or
+#: "sklearn" (scikit-learn's search, the former path, for comparisons).
+NEIGHBOR_SEARCH = Options(*SEARCH_METHODS)
 
 
 def check_enough_rows(n_rows: int, k: int) -> None:
@@ -45,23 +50,16 @@ def check_enough_rows(n_rows: int, k: int) -> None:
 
 
 def nearest(
-    index: NearestNeighbors, X: np.ndarray, k: int, *, leave_self_out: bool = False
+    index: NeighbourIndex, X: np.ndarray | None, k: int, *, leave_self_out: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distances and indices (B, k) of the k nearest rows of ``index`` to each row of X (B, d).
 
-    ``leave_self_out``: the rows of X are the index's own rows in order (X[i] is row i); row i
-    is removed from its own neighbours (when a duplicate comes first, row i itself is removed,
-    not the duplicate), so duplicates keep their zero distances."""
-    if not leave_self_out:
-        return index.kneighbors(X, n_neighbors=k)
-    dist, idx = index.kneighbors(X, n_neighbors=k + 1)  # (B, k + 1)
-    rows = np.arange(len(X))[:, None]
-    is_self = idx == rows
-    # drop the entry that is the row itself; if absent (k + 1 duplicates), drop the last
-    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
-    keep = np.ones_like(idx, dtype=bool)
-    keep[np.arange(len(X)), drop] = False
-    return dist[keep].reshape(len(X), k), idx[keep].reshape(len(X), k)
+    ``leave_self_out``: the queries are the index's own rows (X is ignored and may be None);
+    each row is removed from its own neighbours (when duplicates come first, the row itself
+    is removed, not a duplicate, so duplicates keep their zero distances)."""
+    if leave_self_out:
+        return index.search_self(k)
+    return index.search(X, k)
 
 
 def soft_log(r: np.ndarray, floor: float) -> np.ndarray:
@@ -91,48 +89,61 @@ class NeighbourDensities:
         data: (N, d) training rows (flattened, preprocessed).
         reference: (M, d) reference samples, or None.
         n_neighbors: k for the data (the reference's ranks are matched to M / N).
+        search: the neighbour search (``NeighbourIndex``'s ``method``): "exact" by default.
+        device: FAISS searches on a CUDA device when FAISS has a GPU build.
 
     Fitted attributes: ``floor`` (the soft floor h); ``train_log_data`` and
     ``train_log_local`` (N,): the training rows' own scales, each row left out of its own
     neighbours (the training-score counterpart of ``log_data`` / ``log_local``).
     """
 
-    def __init__(self, data: np.ndarray, reference: np.ndarray | None, n_neighbors: int) -> None:
-        self.data = np.ascontiguousarray(data, dtype=np.float32)
-        self.reference = (
-            None if reference is None else np.ascontiguousarray(reference, dtype=np.float32)
-        )
+    def __init__(self, data: np.ndarray, reference: np.ndarray | None, n_neighbors: int,
+                 *, search: str = "exact", device: str = "cpu") -> None:
         self.k = int(n_neighbors)
-        check_enough_rows(len(self.data), self.k)
-        self._data_index = NearestNeighbors(n_neighbors=self.k + 1).fit(self.data)
-        self._ref_index = None
+        check_enough_rows(len(data), self.k)
+        self._data_index = NeighbourIndex(data, method=search, device=device)
+        self._ref_index: NeighbourIndex | None = None
         self.ref_ranks = np.zeros(0, dtype=np.int64)
-        if self.reference is not None:
-            self.ref_ranks = matched_ranks(self.k, len(self.data), len(self.reference))
-            self._ref_index = NearestNeighbors(n_neighbors=int(self.ref_ranks[-1]) + 1).fit(
-                self.reference)
-        dist, idx = nearest(self._data_index, self.data, self.k, leave_self_out=True)
+        if reference is not None:
+            self.ref_ranks = matched_ranks(self.k, len(data), len(reference))
+            self._ref_index = NeighbourIndex(reference, method=search, device=device)
+        dist, idx = self._data_index.search_self(self.k)  # chunked, no N × N matrix
         mean = dist.mean(axis=1)  # (N,)
         positive = mean[mean > 0]
         self.floor = float(FLOOR_FRACTION * np.median(positive)) if len(positive) else 1.0
         self.train_log_data = soft_log(mean, self.floor)  # (N,)
         self.train_log_local = self.train_log_data[idx].mean(axis=1)  # (N,)
 
+    @property
+    def data(self) -> np.ndarray:
+        """(N, d) float32 copy of the training rows."""
+        return self._data_index.rows()
+
+    @property
+    def reference(self) -> np.ndarray | None:
+        """(M, d) float32 copy of the reference samples, or None."""
+        return None if self._ref_index is None else self._ref_index.rows()
+
     # -- the three scales of new rows X (B, d) -> (B,) ---------------------------------
     def log_data(self, X: np.ndarray) -> np.ndarray:
         """log r̃_data (B,): mean distance to the k nearest training rows."""
-        dist, _ = nearest(self._data_index, X, self.k)
+        dist, _ = self._data_index.search(X, self.k)
         return soft_log(dist.mean(axis=1), self.floor)
+
+    def data_scales(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(``log_data(X)``, ``log_local(X)``) from one search of the training rows."""
+        dist, idx = self._data_index.search(X, self.k)
+        return soft_log(dist.mean(axis=1), self.floor), self.train_log_data[idx].mean(axis=1)
 
     def log_reference(self, X: np.ndarray) -> np.ndarray:
         """log r̃_ref (B,): mean distance to the reference samples at the matched ranks."""
         if self._ref_index is None:
             raise ValueError("no reference sample was given")
-        dist, _ = nearest(self._ref_index, X, int(self.ref_ranks[-1]) + 1)
+        dist, _ = self._ref_index.search(X, int(self.ref_ranks[-1]) + 1)
         return soft_log(dist[:, self.ref_ranks].mean(axis=1), self.floor)
 
     def log_local(self, X: np.ndarray) -> np.ndarray:
         """log r̃_local (B,): the mean training ``log r̃_data`` of x's k nearest training rows
         (the data's own scale around x, LOF's reference)."""
-        _, idx = nearest(self._data_index, X, self.k)
+        _, idx = self._data_index.search(X, self.k)
         return self.train_log_data[idx].mean(axis=1)

@@ -124,7 +124,8 @@ def save_run_checkpoint(t: _Training) -> Path:
         "critic": t.critic.state_dict(),
         "optim_generator": t.opt_g.state_dict(),
         "optim_critic": t.opt_d.state_dict(),
-        "rng": {"noise": t.noise.get_state(), "data": t.data_rng.get_state()},
+        # t.rank_rng: the other processes' noise states when training data-parallel
+        "rng": {"noise": t.noise.get_state(), "data": t.data_rng.get_state(), **t.rank_rng},
         "data_index": {} if t.index is None else {"index": t.index},
     }
     if t.recorder is not None:

@@ -17,6 +17,11 @@ consecutive real batches (:func:`_critic_steps`) and one generator update;
 :func:`_run_epoch` draws the epoch's permutation, loops over its iterations and writes the
 checkpoint (:mod:`historyad.training.resume`) at its end.
 
+Data-parallel: inside a process group of several processes (torchrun, then
+:func:`historyad.training.distributed.init_distributed`) the same loop trains with DDP; the
+hooks (per-process batch slices, averaged gradients and records, history and checkpoints on
+rank 0) live in :mod:`historyad.training.distributed`.
+
 Reproducibility: the weights are initialised under a seeded, forked RNG and every random draw
 (permutations, latents, interpolation ε) comes from explicit ``torch.Generator`` objects seeded
 from ``GANConfig.random_state``; the global RNG is neither used nor changed. On CPU the same
@@ -41,12 +46,14 @@ from tqdm.auto import tqdm
 
 from historyad.config import GANConfig, HistoryConfig, NetConfig, upgrade_dict
 from historyad.nn.factory import build_critic, build_generator
+from historyad.training import distributed
 from historyad.training.budget import resolve_store
 from historyad.training.losses import critic_update, generator_update
 from historyad.training.resume import read_latest_checkpoint, restore, save_run_checkpoint
 from historyad.training.run import RECORD_KEYS, GANRun
 
 if TYPE_CHECKING:
+    from historyad.training.distributed import DataParallel
     from historyad.training.history import HistoryRecorder
 
 logger = logging.getLogger(__name__)
@@ -148,21 +155,39 @@ class _Training:
     gen_iter: int = 0  # generator iterations done
     past_seconds: float = 0.0  # training time before a resume
     t0: float = 0.0  # perf_counter() when this call started training
+    # data-parallel (historyad.training.distributed): the process group, the modules the
+    # optimisation steps run (DDP wrappers of generator / critic, or those themselves) and
+    # the other ranks' noise states for the checkpoint
+    par: DataParallel | None = None
+    step_generator: nn.Module | None = None
+    step_critic: nn.Module | None = None
+    rank_rng: dict[str, Any] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(s) for s in self.data.shape[1:])
+
+    @property
+    def world_size(self) -> int:
+        return 1 if self.par is None else self.par.world_size
+
+    @property
+    def is_main(self) -> bool:
+        return self.par is None or self.par.is_main
 
     def seconds(self) -> float:
         """Training time so far, across resumes."""
         return self.past_seconds + time.perf_counter() - self.t0
 
 
-def _setup(data: torch.Tensor, cfg: GANConfig, nets: NetConfig) -> _Training:
-    """Schedule, seeded networks, optimisers and the two RNGs seeded from ``cfg.random_state``."""
-    device = torch.device(cfg.device)
+def _setup(data: torch.Tensor, cfg: GANConfig, nets: NetConfig,
+           par: DataParallel | None = None) -> _Training:
+    """Schedule, seeded networks, optimisers and the two RNGs seeded from ``cfg.random_state``
+    (in a process group: an epoch of global batches, DDP wrappers, per-rank noise)."""
+    device = data.device
     input_shape = tuple(int(s) for s in data.shape[1:])
-    per_epoch = iters_per_epoch(data.shape[0], cfg.batch_size, cfg.n_critic,
+    world = 1 if par is None else par.world_size
+    per_epoch = iters_per_epoch(data.shape[0], cfg.batch_size * world, cfg.n_critic,
                                 min_iterations=cfg.min_iterations, n_epochs=cfg.n_epochs)
     data_info = {"n": data.shape[0], "input_shape": list(input_shape), "checksum": _checksum(data)}
     generator = build_generator(input_shape, nets, seed=cfg.random_state).to(device)
@@ -171,14 +196,16 @@ def _setup(data: torch.Tensor, cfg: GANConfig, nets: NetConfig) -> _Training:
     opt_d = _optimizer(critic.parameters(), cfg)
     seeds = np.random.SeedSequence(cfg.random_state).generate_state(2)
     noise = torch.Generator(device=device)
-    noise.manual_seed(int(seeds[0]))
+    noise.manual_seed(distributed.noise_seed(seeds, cfg.random_state, par))
     data_rng = torch.Generator()
     data_rng.manual_seed(int(seeds[1]))
+    step_generator, step_critic = distributed.wrap(par, generator, critic)
     return _Training(
         cfg=cfg, nets=nets, device=device, data=data, data_info=data_info, per_epoch=per_epoch,
         total=total_iterations(cfg.n_epochs, per_epoch), generator=generator, critic=critic,
         opt_g=opt_g, opt_d=opt_d, noise=noise, data_rng=data_rng,
         ckpt_root=Path(cfg.checkpoint_dir) if cfg.checkpoint_dir is not None else None,
+        par=par, step_generator=step_generator, step_critic=step_critic,
     )
 
 
@@ -216,7 +243,7 @@ def _history_config(
 def _start_history(t: _Training, history: HistoryConfig | None) -> None:
     """The recorder of the generator history (HistoryAD, seed 000 §3.2), when one is asked."""
     t.history = history
-    if history is not None:
+    if history is not None and t.is_main:  # recorded once, by rank 0 in a process group
         from historyad.training.history import HistoryRecorder
 
         t.recorder = HistoryRecorder(history, n_epochs=t.cfg.n_epochs, iters_per_epoch=t.per_epoch)
@@ -242,14 +269,17 @@ def _set_lr(t: _Training) -> None:
 
 def _critic_steps(t: _Training) -> dict[str, torch.Tensor]:
     """Alg. 2 inner loop: n_critic critic updates, each on the next real batch (B, *S) of this
-    epoch's permutation; returns the detached stats of the last one."""
+    epoch's permutation (in a process group: this rank's slice of the next global batch);
+    returns the detached stats of the last one."""
     assert t.index is not None
-    bs, n_critic = t.cfg.batch_size, t.cfg.n_critic
-    base = (t.gen_iter % t.per_epoch) * n_critic * bs  # this iteration's place in its epoch
+    bs, n_critic, world = t.cfg.batch_size, t.cfg.n_critic, t.world_size
+    rank = 0 if t.par is None else t.par.rank
+    base = (t.gen_iter % t.per_epoch) * n_critic * bs * world  # this iteration's place
     for j in range(n_critic):
-        rows = t.index[base + j * bs : base + (j + 1) * bs]  # (B,)
+        start = base + (j * world + rank) * bs
+        rows = t.index[start : start + bs]  # (B,)
         real = t.data.index_select(0, rows)  # (B, *S)
-        c_out = critic_update(t.critic, t.generator, real, t.opt_d, t.cfg, noise=t.noise)
+        c_out = critic_update(t.step_critic, t.generator, real, t.opt_d, t.cfg, noise=t.noise)
     return c_out
 
 
@@ -258,7 +288,7 @@ def _generator_iteration(t: _Training) -> torch.Tensor:
     step. Returns the (4,) stats in ``_LOSS_KEYS`` order, on the device (no sync)."""
     _set_lr(t)
     c_out = _critic_steps(t)
-    g_out = generator_update(t.critic, t.generator, t.cfg.batch_size, t.opt_g, t.cfg,
+    g_out = generator_update(t.critic, t.step_generator, t.cfg.batch_size, t.opt_g, t.cfg,
                              noise=t.noise, device=t.device)
     t.gen_iter += 1
     return torch.stack((c_out["loss"], c_out["wasserstein"], c_out["gp"], g_out["loss"]))
@@ -269,7 +299,8 @@ def _flush_records(t: _Training) -> None:
     naming the generator iteration when a loss is non-finite."""
     if not t.pending:
         return
-    rows = torch.stack(t.pending).tolist()  # one device sync for the whole block
+    # one device sync for the whole block; in a process group, the mean over the ranks
+    rows = distributed.mean_over_ranks(t.par, torch.stack(t.pending)).tolist()
     first = t.gen_iter - len(rows) + 1
     t.pending.clear()
     for offset, row in enumerate(rows):
@@ -296,7 +327,7 @@ def _run_epoch(
     cfg = t.cfg
     stop = min(t.total, (t.gen_iter // t.per_epoch + 1) * t.per_epoch)
     if t.gen_iter % t.per_epoch == 0 or t.index is None:
-        needed = t.per_epoch * cfg.n_critic * cfg.batch_size
+        needed = t.per_epoch * cfg.n_critic * cfg.batch_size * t.world_size
         t.index = _epoch_index(t.data.shape[0], needed, t.data_rng, t.device)
     flush_every = 1 if t.device.type == "cpu" else 25
     while t.gen_iter < stop:
@@ -315,7 +346,8 @@ def _run_epoch(
                 *(t.records[k][-1] if t.records[k] else math.nan
                   for k in ("critic_loss", "generator_loss", "wasserstein")))
     if t.ckpt_root is not None:
-        t.ckpt_path = save_run_checkpoint(t)
+        t.rank_rng = distributed.rank_noise_states(t.par, t.noise)  # every rank takes part
+        t.ckpt_path = distributed.checkpoint_on_main(t.par, lambda: save_run_checkpoint(t))
 
 
 def _train(t: _Training, callback: Callable[[int, dict[str, float]], None] | None) -> float:
@@ -323,7 +355,8 @@ def _train(t: _Training, callback: Callable[[int, dict[str, float]], None] | Non
     t.generator.train()
     t.critic.train()
     t.t0 = time.perf_counter()
-    bar = tqdm(total=t.total, initial=min(t.gen_iter, t.total), disable=not t.cfg.progress,
+    bar = tqdm(total=t.total, initial=min(t.gen_iter, t.total),
+               disable=not (t.cfg.progress and t.is_main),
                desc=f"{t.cfg.loss} {t.input_shape}", unit="it", leave=False)
     try:
         while t.gen_iter < t.total:
@@ -367,11 +400,13 @@ def train_gan(
     nets = nets if nets is not None else NetConfig()
     if resume and cfg.checkpoint_dir is None:
         raise ValueError("resume=True needs gan.checkpoint_dir (the folder to resume from)")
-    t = _setup(_as_data(X, torch.device(cfg.device)), cfg, nets)
+    par = distributed.current()  # data-parallel inside a process group of several processes
+    t = _setup(_as_data(X, distributed.training_device(cfg.device, par)), cfg, nets, par)
     saved = read_latest_checkpoint(t) if resume else None
     _start_history(t, _history_config(history, saved, t))
     if saved is not None:
         restore(t, saved)
+        distributed.restore_rank_noise(par, saved, t.noise, t.ckpt_path)
     fit_seconds = _train(t, callback)
     return GANRun(
         generator=t.generator,

@@ -1,0 +1,185 @@
+"""Data-parallel GAN training: ``torch.distributed`` DDP across processes, launched by torchrun.
+
+:func:`historyad.training.train_gan` trains data-parallel whenever it runs inside an
+initialised process group of more than one process (:func:`init_distributed`, which reads
+torchrun's environment: gloo on the CPU, nccl on CUDA). Its loop stays the same; these hooks
+change five things:
+
+- **the batch.** ``batch_size`` is per process: each critic step of rank r takes the r-th
+  of ``world_size`` consecutive slices of the shared epoch permutation (every rank draws the
+  same permutation; the data are held whole by every rank), so the global batch is
+  ``world_size × batch_size`` and an epoch, one critic pass over the data, has ``world_size``
+  times fewer generator iterations (the ``min_iterations`` floor still applies);
+- **the gradients** are averaged across processes by ``DistributedDataParallel`` (the critic
+  in the critic steps, the generator in the generator step; the latents and the gradient
+  penalty's ε differ per rank: rank r's noise generator is seeded from
+  (``random_state``, r), rank 0's as in a single process);
+- **the records** (losses, Wasserstein estimate, gradient penalty) are the mean over the
+  processes, identical on every rank;
+- **the history** (generator snapshots and the eq. 14 critic average) is recorded once, by
+  rank 0; the other ranks' ``GANRun.recorder`` is None. The networks are identical on every
+  rank after every step, so rank 0's history is the run's;
+- **checkpoints** are written by rank 0 alone, with every rank's noise state, and every
+  rank waits for it (a barrier); ``resume=True`` restores each rank's own state and refuses
+  a checkpoint written by a different number of processes.
+
+Multi-GPU (one process per GPU; nccl)::
+
+    torchrun --nproc_per_node=4 -m historyad.cli.ddp --dataset mnist \\
+        --data ../shared/data --anomaly 0 --device cuda --out runs/ddp
+
+runs :func:`main` (a GAN with the HistoryAD history on a leave-one-class-out split; rank 0
+saves ``gan.safetensors``, checkpoints each epoch). In your own script call
+:func:`init_distributed` first, then ``train_gan`` as usual, and use the run on rank 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from historyad.training.checkpoint import CheckpointError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+_RANK_NOISE = "noise_rank{}"  # checkpoint key of rank r's noise state (r >= 1)
+
+
+@dataclass(frozen=True)
+class DataParallel:
+    """The process group ``train_gan`` trains in."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    backend: str
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: records the history, writes checkpoints."""
+        return self.rank == 0
+
+
+def current() -> DataParallel | None:
+    """The initialised process group when it has more than one process, else None (then
+    ``train_gan`` runs as a single process)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return None
+    return DataParallel(rank=dist.get_rank(), world_size=dist.get_world_size(),
+                        local_rank=int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+                        backend=str(dist.get_backend()))
+
+
+def init_distributed(device: str = "cpu", *, backend: str | None = None) -> DataParallel | None:
+    """Join the process group torchrun describes (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+    ``MASTER_ADDR``, ``MASTER_PORT``): nccl when ``device`` is CUDA (and the process's GPU
+    becomes ``cuda:LOCAL_RANK``), gloo otherwise. Returns None when not launched by torchrun
+    (no ``WORLD_SIZE``, or 1), so a script runs unchanged as a single process."""
+    if int(os.environ.get("WORLD_SIZE", "1")) < 2:
+        return None
+    if not dist.is_initialized():
+        cuda = torch.device(device).type == "cuda"
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend or ("nccl" if cuda else "gloo"))
+    return current()
+
+
+def training_device(device: str, par: DataParallel | None) -> torch.device:
+    """``device``, with CUDA pinned to this process's GPU (``cuda:LOCAL_RANK``) in a group."""
+    dev = torch.device(device)
+    if par is not None and dev.type == "cuda" and dev.index is None:
+        return torch.device("cuda", par.local_rank)
+    return dev
+
+
+def noise_seed(seeds: np.ndarray, random_state: int, par: DataParallel | None) -> int:
+    """The seed of a rank's noise generator: rank 0 (and a single process) keep ``seeds[0]``,
+    rank r >= 1 draws its own from (random_state, r)."""
+    if par is None or par.rank == 0:
+        return int(seeds[0])
+    return int(np.random.SeedSequence([random_state, par.rank]).generate_state(1)[0])
+
+
+def wrap(par: DataParallel | None, generator: nn.Module,
+         critic: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """The modules the optimisation steps run: DDP wrappers that average gradients across
+    the group (``generator.latent_dim`` carried over), or the modules themselves."""
+    if par is None:
+        return generator, critic
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    dev = next(generator.parameters()).device
+    ids = [dev.index] if dev.type == "cuda" else None
+    g, c = DDP(generator, device_ids=ids), DDP(critic, device_ids=ids)
+    g.latent_dim = generator.latent_dim  # type: ignore[assignment]
+    return g, c
+
+
+def mean_over_ranks(par: DataParallel | None, values: torch.Tensor) -> torch.Tensor:
+    """``values`` averaged over the group (unchanged in a single process)."""
+    if par is None:
+        return values
+    out = values.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out / par.world_size
+
+
+def rank_noise_states(par: DataParallel | None, noise: torch.Generator) -> dict[str, Any]:
+    """Every rank >= 1's noise state, keyed ``noise_rank<r>``, gathered on every rank (the
+    checkpoint's extra RNG entries); {} in a single process."""
+    if par is None:
+        return {}
+    states: list[Any] = [None] * par.world_size
+    dist.all_gather_object(states, noise.get_state().cpu())
+    return {_RANK_NOISE.format(r): states[r] for r in range(1, par.world_size)}
+
+
+def checkpoint_on_main(par: DataParallel | None, save: Callable[[], Path]) -> Path:
+    """``save()`` on rank 0 only, every rank waiting for it; returns the path on every rank."""
+    if par is None:
+        return save()
+    box: list[Any] = [str(save()) if par.is_main else None]
+    dist.broadcast_object_list(box, src=0)  # also a barrier: rank 0 sends after saving
+    dist.barrier()
+    return Path(box[0])
+
+
+def restore_rank_noise(par: DataParallel | None, state: dict[str, Any],
+                       noise: torch.Generator, path: Path | None) -> None:
+    """After ``resume.restore``: rank r >= 1 takes its own noise state; CheckpointError when
+    the checkpoint was written by a different number of processes."""
+    saved = sorted(k for k in state["rng"] if k.startswith("noise_rank"))
+    world = 1 if par is None else par.world_size
+    if len(saved) != world - 1:
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: it was written by {len(saved) + 1} "
+            f"process(es), this run has {world}; resume with the same number"
+        )
+    if par is not None and par.rank > 0:
+        noise.set_state(state["rng"][_RANK_NOISE.format(par.rank)].to(noise.get_state().device))
+
+
+__all__ = [
+    "DataParallel",
+    "checkpoint_on_main",
+    "current",
+    "init_distributed",
+    "mean_over_ranks",
+    "rank_noise_states",
+    "restore_rank_noise",
+    "training_device",
+    "wrap",
+]
+

@@ -139,3 +139,13 @@ def parse_child(argv: list[str]) -> dict[str, Any] | None:
     if "--child" in argv:
         return json.loads(argv[argv.index("--child") + 1])
     return None
+
+
+def run_script(child: Any, main: Any) -> None:
+    """A benchmark script's ``__main__``: a ``--child`` call measures one configuration in
+    this fresh process (``emit(child(config))``), any other call is the parent (``main()``)."""
+    cfg = parse_child(sys.argv)
+    if cfg is not None:
+        emit(child(cfg))
+    else:
+        main()

@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from _child import Memory, Timer, emit, parse_child, run_child, set_threads
+from _child import Memory, Timer, run_child, run_script, set_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("HISTORYAD_DATA", ROOT.parent / "shared" / "data"))
@@ -288,8 +287,4 @@ def machine(threads: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    _cfg = parse_child(sys.argv)
-    if _cfg is not None:
-        emit(child(_cfg))
-    else:
-        main()
+    run_script(child, main)

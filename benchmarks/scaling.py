@@ -34,12 +34,11 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from _child import Memory, Timer, emit, parse_child, run_child, set_threads
+from _child import Memory, Timer, run_child, run_script, set_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("HISTORYAD_DATA", ROOT.parent / "shared" / "data"))
@@ -228,8 +227,4 @@ def print_tables(results: list[dict[str, Any]], args: argparse.Namespace, wall: 
 
 
 if __name__ == "__main__":
-    _cfg = parse_child(sys.argv)
-    if _cfg is not None:
-        emit(child(_cfg))
-    else:
-        main()
+    run_script(child, main)

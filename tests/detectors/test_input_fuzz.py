@@ -29,9 +29,8 @@ from historyad.detectors.inputs import (  # noqa: E402
     InputTypeError,
     InputValueError,
     check_input,
-    fit_standardization,
-    to_float32,
 )
+from historyad.detectors.standardize import fit_standardization, to_float32  # noqa: E402
 
 OUR_ERRORS = (InputValueError, InputTypeError)
 NUMERIC = [np.float16, np.float32, np.float64, np.int8, np.int64, np.uint8, np.uint64,

@@ -20,8 +20,8 @@ from historyad.detectors.inputs import (
     InputValueError,
     InputWarning,
     check_input,
-    fit_standardization,
 )
+from historyad.detectors.standardize import fit_standardization
 
 RNG = np.random.default_rng(0)
 

@@ -55,12 +55,11 @@ from historyad.detectors.inputs import (
     InputSpec,
     InputValueError,
     check_input,
-    fit_standardization,
-    to_float32,
     to_numpy,
 )
 from historyad.detectors.outputs import OutlierOutputs
 from historyad.detectors.persistence import DetectorFileError, load_detector, save_detector
+from historyad.detectors.standardize import fit_standardization, to_float32
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ at scoring it also compares the input with what ``fit`` saw). It converts the in
 float array, checks it and decides how its axes are read. Its errors are
 ``InputTypeError`` (a TypeError) and ``InputValueError`` (a ValueError), each naming the
 problem and the fix; a doubtful input that is used as given gets an ``InputWarning`` that
-says how to change it. ``fit_standardization`` / ``to_float32`` are the numeric side: the
-training statistics and the float32 arrays the networks compute on.
+says how to change it. ``standardize.py`` (``fit_standardization``, ``to_float32``) is the
+numeric side: the training statistics and the float32 arrays the networks compute on.
 
 The rules (README, "Inputs"):
 
@@ -52,7 +52,6 @@ The rules (README, "Inputs"):
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from typing import Any
 
@@ -485,54 +484,7 @@ def _check_names(fitted: np.ndarray | None, given: np.ndarray | None, name: str,
                                     f"{name}[detector.feature_names_in_] ({owner}).")
 
 
-# -- numbers -----------------------------------------------------------------------------
-def fit_standardization(X: np.ndarray, *, name: str = "X") -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature (tables) or per-channel (series, images) ``(mean, scale)``, float64,
-    shaped to broadcast over one sample: (D,), (C, 1) or (C, 1, 1).
-
-    Statistics are computed in float64 on each feature divided by its largest magnitude
-    (so neither the mean nor the variance overflows, whatever the values), then scaled
-    back. A feature is constant when its variance is within scikit-learn's rounding bound
-    (``StandardScaler``: var <= n·eps·var + (n·mean·eps)², relative to the mean); its scale
-    is 1."""
-    axes = (0,) if X.ndim == 2 else (0, *range(2, X.ndim))
-    n = X.size // X.shape[1]  # values per feature / channel
-    peak = np.abs(X).max(axis=axes, keepdims=True).astype(np.float64)
-    peak[peak == 0] = 1.0
-    Z = X.astype(np.float64)  # a copy
-    Z /= peak
-    mean = Z.mean(axis=axes, keepdims=True)
-    Z -= mean
-    var = np.square(Z, out=Z).mean(axis=axes, keepdims=True)
-    eps = np.finfo(np.float64).eps
-    constant = var <= n * eps * var + (n * mean * eps) ** 2
-    scale = np.where(constant, 1.0, np.sqrt(var) * peak)
-    mean = mean * peak
-    if not (np.isfinite(mean).all() and np.isfinite(scale).all()):  # cannot happen (peak)
-        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(scale)).reshape(-1))
-        raise InputValueError(f"{name}: the mean or standard deviation of features "
-                              f"{bad.tolist()} overflows float64; rescale them")
-    return mean[0], scale[0]
-
-
-def to_float32(X: np.ndarray, *, name: str = "X", standardized: bool = False) -> np.ndarray:
-    """X as a contiguous float32 array (what the networks and neighbour searches compute
-    in); InputValueError when a finite value lies beyond the float32 range."""
-    if X.dtype == np.float32:  # a copy when read-only (torch needs writable memory)
-        return np.ascontiguousarray(X) if X.flags.writeable else np.array(X, order="C")
-    peak = float(np.abs(X).max()) if X.size else 0.0
-    if not math.isfinite(peak) or peak > FLOAT32_MAX:
-        after = " after standardisation with the training statistics" if standardized else ""
-        fix = ("it is that many training standard deviations away: rescale the feature"
-               if standardized else f"rescale {name}, or pass standardize=True")
-        raise InputValueError(
-            f"{name} has finite values beyond the float32 range{after} (largest magnitude "
-            f"{peak:.3g} > {FLOAT32_MAX:.3g}); the detectors compute in float32: {fix}"
-        )
-    out = np.ascontiguousarray(X, dtype=np.float32)
-    return out if out.flags.writeable else out.copy()
-
-
+# -- numbers (the standardisation statistics: historyad.detectors.standardize) ------------
 def to_numpy(X: Any, *, name: str = "X", input_kind: str = "auto") -> np.ndarray:
     """The checked array of ``check_input`` (as for fit, without the image-range rule and
     its warnings' context), for callers that need a plain array before a detector sees it;

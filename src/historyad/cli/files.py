@@ -407,7 +407,7 @@ def info(model: Path = MODEL_ARG) -> None:
 
     The detector and its parameters, the training data (source, shape, value range, feature
     names), the threshold, the library versions at fit and the training curves."""
-    from historyad.evaluation.filejobs import describe_model
+    from historyad.evaluation.model_info import describe_model
 
     for line in describe_model(model):
         typer.echo(line)

@@ -8,11 +8,12 @@ fields as the header. Errors are ValueErrors naming the file (and the line for a
 from __future__ import annotations
 
 import csv
+import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 @contextmanager
@@ -65,3 +66,94 @@ def finite_number(path: Path, line: int, column: str, text: str) -> float:
 
 
 __all__ = ["data_rows", "finite_number", "open_csv"]
+
+
+# -- delimited text of unknown dialect: the user's tables and series (data.files, streams) --
+#: the delimiters ``sniff_delimiter`` tries
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+#: lines read ahead to find the delimiter
+SNIFF_LINES = 20
+
+
+def sniff_delimiter(lines: Sequence[str], *, name: str = "input") -> str:
+    """The delimiter of a text table from its first lines: among ``DELIMITERS``, the one that
+    splits every line into the same number (> 1) of fields, the most fields winning. One
+    column (no candidate splits the header): ``","``."""
+    sample = [ln for ln in lines if ln.strip()]
+    if not sample:
+        raise ValueError(f"{name}: empty; expected a header line naming the columns")
+    best, best_n = ",", 1
+    for delim in DELIMITERS:
+        counts = {len(row) for row in csv.reader(sample, delimiter=delim) if row}
+        if len(counts) == 1:
+            n = counts.pop()
+            if n > best_n:
+                best, best_n = delim, n
+    return best
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class CsvReader:
+    """Header and data rows of a delimited text stream (a file or standard input), each row
+    with its physical line number. The delimiter is given or sniffed from the first
+    ``SNIFF_LINES`` lines (read ahead, then replayed)."""
+
+    def __init__(self, fh: IO[str] | Iterable[str], *, name: str,
+                 delimiter: str | None = None) -> None:
+        self.name = name
+        it = iter(fh)
+        try:
+            head = list(itertools.islice(it, SNIFF_LINES))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name}: not UTF-8 text: {exc}") from exc
+        self.delimiter = delimiter or sniff_delimiter(head, name=name)
+        self._reader = csv.reader(itertools.chain(head, it), delimiter=self.delimiter)
+        header = None
+        for row in self._reader:
+            if row and any(f.strip() for f in row):
+                header = row
+                break
+        if header is None:
+            raise ValueError(f"{name}: empty; expected a header line naming the columns")
+        self.header = [h.strip() for h in header]
+        self.header_line = self._reader.line_num
+        if all(_is_number(h) for h in self.header):
+            raise ValueError(
+                f"{name}:{self.header_line}: the first line {self.header} looks like data; a "
+                "header line naming the columns is needed (add one)"
+            )
+        dup = sorted({h for h in self.header if self.header.count(h) > 1})
+        if dup:
+            raise ValueError(f"{name}:{self.header_line}: duplicate column names {dup}")
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(line number, fields) of every data row; blank lines are skipped.
+
+        Raises:
+            ValueError: naming the line, when a row has another number of fields than the
+                header (the columns changed mid-way) or the text is not UTF-8.
+        """
+        n = len(self.header)
+        try:
+            for row in self._reader:
+                line = self._reader.line_num
+                if not row or all(not f.strip() for f in row):
+                    continue
+                if len(row) != n:
+                    raise ValueError(
+                        f"{self.name}:{line}: {len(row)} fields, but the header has {n} "
+                        f"({self.delimiter!r}-separated); the columns must not change mid-way"
+                    )
+                yield line, row
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{self.name}: not UTF-8 text after line "
+                             f"{self._reader.line_num}: {exc}") from exc
+        except csv.Error as exc:
+            raise ValueError(f"{self.name}:{self._reader.line_num}: {exc}") from exc

@@ -25,29 +25,26 @@ window and stride, channels and image size.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import itertools
 import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from historyad.data.csvio import DELIMITERS, CsvReader, _is_number, sniff_delimiter
+from historyad.data.folders import read_image_folder
+
 logger = logging.getLogger(__name__)
 
-#: delimiters tried, in this order of preference on ties
-DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 NPY_SUFFIXES = (".npy",)
 KINDS = ("table", "series", "images", "array")
-SNIFF_LINES = 20
 SPEC_FORMAT = "historyad-input"
 
 
@@ -145,93 +142,6 @@ class FileData:
     @property
     def columns(self) -> list[str] | None:
         return self.spec.columns
-
-
-# ----------------------------------------------------------------------------- text files
-
-
-def sniff_delimiter(lines: Sequence[str], *, name: str = "input") -> str:
-    """The delimiter of a text table from its first lines: among ``DELIMITERS``, the one that
-    splits every line into the same number (> 1) of fields, the most fields winning. One
-    column (no candidate splits the header): ``","``."""
-    sample = [ln for ln in lines if ln.strip()]
-    if not sample:
-        raise ValueError(f"{name}: empty; expected a header line naming the columns")
-    best, best_n = ",", 1
-    for delim in DELIMITERS:
-        counts = {len(row) for row in csv.reader(sample, delimiter=delim) if row}
-        if len(counts) == 1:
-            n = counts.pop()
-            if n > best_n:
-                best, best_n = delim, n
-    return best
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-class CsvReader:
-    """Header and data rows of a delimited text stream (a file or standard input), each row
-    with its physical line number. The delimiter is given or sniffed from the first
-    ``SNIFF_LINES`` lines (read ahead, then replayed)."""
-
-    def __init__(self, fh: IO[str] | Iterable[str], *, name: str,
-                 delimiter: str | None = None) -> None:
-        self.name = name
-        it = iter(fh)
-        try:
-            head = list(itertools.islice(it, SNIFF_LINES))
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{name}: not UTF-8 text: {exc}") from exc
-        self.delimiter = delimiter or sniff_delimiter(head, name=name)
-        self._reader = csv.reader(itertools.chain(head, it), delimiter=self.delimiter)
-        header = None
-        for row in self._reader:
-            if row and any(f.strip() for f in row):
-                header = row
-                break
-        if header is None:
-            raise ValueError(f"{name}: empty; expected a header line naming the columns")
-        self.header = [h.strip() for h in header]
-        self.header_line = self._reader.line_num
-        if all(_is_number(h) for h in self.header):
-            raise ValueError(
-                f"{name}:{self.header_line}: the first line {self.header} looks like data; a "
-                "header line naming the columns is needed (add one)"
-            )
-        dup = sorted({h for h in self.header if self.header.count(h) > 1})
-        if dup:
-            raise ValueError(f"{name}:{self.header_line}: duplicate column names {dup}")
-
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """(line number, fields) of every data row; blank lines are skipped.
-
-        Raises:
-            ValueError: naming the line, when a row has another number of fields than the
-                header (the columns changed mid-way) or the text is not UTF-8.
-        """
-        n = len(self.header)
-        try:
-            for row in self._reader:
-                line = self._reader.line_num
-                if not row or all(not f.strip() for f in row):
-                    continue
-                if len(row) != n:
-                    raise ValueError(
-                        f"{self.name}:{line}: {len(row)} fields, but the header has {n} "
-                        f"({self.delimiter!r}-separated); the columns must not change mid-way"
-                    )
-                yield line, row
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{self.name}: not UTF-8 text after line "
-                             f"{self._reader.line_num}: {exc}") from exc
-        except csv.Error as exc:
-            raise ValueError(f"{self.name}:{self._reader.line_num}: {exc}") from exc
 
 
 # ----------------------------------------------------------------------------- columns
@@ -496,60 +406,6 @@ def read_table(path: str | os.PathLike[str], spec: InputSpec | None = None) -> F
     spec.timestamp_column = ts_col
     ids = stamps if stamps is not None else [str(i) for i in range(len(X))]
     return FileData(X, ids, labels, spec, str(path), dropped, delimiter)
-
-
-# ----------------------------------------------------------------------------- images
-
-
-def read_image_folder(folder: str | os.PathLike[str],
-                      spec: InputSpec | None = None) -> FileData:
-    """Every image below ``folder`` as (N, C, H, W) float32 in [-1, 1]; ids are the paths
-    relative to the folder (sorted). See the module docstring for channels and size.
-
-    Raises:
-        FileNotFoundError: the folder does not exist.
-        ValueError: no image in it, an unreadable image, images of different sizes without
-            ``size``, or a size other than the fitted one (``spec.image_shape``).
-    """
-    from historyad.data.folders import image_info, list_images, pixels_to_unit, read_image
-
-    folder = Path(folder)
-    spec = dataclasses.replace(spec) if spec is not None else InputSpec(kind="images")
-    if not folder.exists():
-        raise FileNotFoundError(f"--input {str(folder)!r} does not exist")
-    if not folder.is_dir():
-        raise ValueError(f"{folder} is a file; an image folder is a directory")
-    paths = list_images(folder)
-    if not paths:
-        raise ValueError(f"{folder}: no .png/.jpg/.jpeg image below it (any depth)")
-    infos = [image_info(p) for p in paths]
-    channels = spec.channels
-    if channels is None:
-        channels = 1 if all(grey for _, grey in infos) else 3
-    if spec.size is None:
-        sizes = {wh for wh, _ in infos}
-        if len(sizes) > 1:
-            by = {}
-            for p, (wh, _) in zip(paths, infos, strict=True):
-                by.setdefault(wh, p)
-            examples = ", ".join(f"{p.relative_to(folder)} {w}×{h}"
-                                 for (w, h), p in list(by.items())[:3])
-            raise ValueError(f"{folder}: images of different sizes ({examples}); pass --size N "
-                             "to crop and resize them all to N×N")
-        w, h = sizes.pop()
-        if spec.image_shape is not None and [h, w] != list(spec.image_shape):
-            raise ValueError(
-                f"{folder}: images are {w}×{h}, but the model was fitted on "
-                f"{spec.image_shape[1]}×{spec.image_shape[0]}; resize them, or fit with --size"
-            )
-        spec.image_shape = [h, w]
-    else:
-        spec.image_shape = [spec.size, spec.size]
-    spec.channels = channels
-    X = np.stack([pixels_to_unit(read_image(p, spec.size, channels=channels))
-                  for p in paths])
-    ids = [p.relative_to(folder).as_posix() for p in paths]
-    return FileData(X, ids, None, spec, str(folder))
 
 
 # ----------------------------------------------------------------------------- dispatch

@@ -21,9 +21,11 @@ folder get label 0 of a single class named after the dataset.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -266,4 +268,58 @@ __all__ = [
     "load_tiny_imagenet",
     "pixels_to_unit",
     "read_image",
+    "read_image_folder",
 ]
+
+
+def read_image_folder(folder: str | os.PathLike[str], spec: Any = None) -> Any:
+    """``historyad fit/score --input FOLDER``: every image below ``folder`` as a
+    ``data.files.FileData`` (N, C, H, W) float32 in [-1, 1], read as ``spec`` (an
+    ``InputSpec``) says; ids are the paths relative to the folder (sorted). Channels: grey
+    when every image is grey, else RGB, or ``spec.channels``; size: as found (all equal) or
+    ``spec.size`` (crop to a square, resize).
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: no image in it, an unreadable image, images of different sizes without
+            ``size``, or a size other than the fitted one (``spec.image_shape``).
+    """
+    from historyad.data.files import FileData, InputSpec  # data.files imports this module
+
+    folder = Path(folder)
+    spec = dataclasses.replace(spec) if spec is not None else InputSpec(kind="images")
+    if not folder.exists():
+        raise FileNotFoundError(f"--input {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is a file; an image folder is a directory")
+    paths = list_images(folder)
+    if not paths:
+        raise ValueError(f"{folder}: no .png/.jpg/.jpeg image below it (any depth)")
+    infos = [image_info(p) for p in paths]
+    channels = spec.channels
+    if channels is None:
+        channels = 1 if all(grey for _, grey in infos) else 3
+    if spec.size is None:
+        sizes = {wh for wh, _ in infos}
+        if len(sizes) > 1:
+            by = {}
+            for p, (wh, _) in zip(paths, infos, strict=True):
+                by.setdefault(wh, p)
+            examples = ", ".join(f"{p.relative_to(folder)} {w}×{h}"
+                                 for (w, h), p in list(by.items())[:3])
+            raise ValueError(f"{folder}: images of different sizes ({examples}); pass --size N "
+                             "to crop and resize them all to N×N")
+        w, h = sizes.pop()
+        if spec.image_shape is not None and [h, w] != list(spec.image_shape):
+            raise ValueError(
+                f"{folder}: images are {w}×{h}, but the model was fitted on "
+                f"{spec.image_shape[1]}×{spec.image_shape[0]}; resize them, or fit with --size"
+            )
+        spec.image_shape = [h, w]
+    else:
+        spec.image_shape = [spec.size, spec.size]
+    spec.channels = channels
+    X = np.stack([pixels_to_unit(read_image(p, spec.size, channels=channels))
+                  for p in paths])
+    ids = [p.relative_to(folder).as_posix() for p in paths]
+    return FileData(X, ids, None, spec, str(folder))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +15,7 @@ from historyad.training.checkpoint import CheckpointError, list_checkpoints
 TINY = NetConfig(width=16)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny nets run fastest single-threaded (and the 2 CPU cores are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets, 2 shared cores
 
 
 def ring(n: int, seed: int = 0) -> np.ndarray:

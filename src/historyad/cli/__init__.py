@@ -27,32 +27,12 @@ from historyad.cli import files as _files
 from historyad.cli._plumbing import (
     _COMMON,
     _STATE,
-    ALPHA_OPT,
-    ANOMALIES_OPT,
-    CALIBRATION_OPT,
-    CONFIG_OPT,
-    DATA_OPT,
-    DATASET_OPT,
-    DETECTORS_OPT,
-    DEVICE_OPT,
-    DOWNLOAD_OPT,
-    FAMILIES_OPT,
-    MODEL_OPT,
-    NORMALS_OPT,
-    OUT_OPT,
-    OVERWRITE_OPT,
-    PARAM_OPT,
-    PROTOCOL_OPT,
-    QUICK_OPT,
-    SEED_OPT,
-    SETS_OPT,
     TOML_TYPES,
     CLIError,
     GuardedTyper,
     _common,
     _echo_tables,
     _fail,
-    _guarded,
     _load_toml,
     _note,
     _out_dir,
@@ -65,6 +45,16 @@ from historyad.cli._plumbing import (
     _warn,
 )
 from historyad.cli.export import register as register_export
+from historyad.cli.options import COMMON, READING, with_options
+
+_DETECTORS_OPT = typer.Option(None, "--detector", "-d", help="Detector (repeatable).")
+_ANOMALIES_OPT = typer.Option(None, "--anomaly", help="Anomalous class (loo; repeatable; "
+                              "default: every class).")
+_NORMALS_OPT = typer.Option(None, "--normal", help="Normal class (one-class; repeatable; "
+                            "default: every class).")
+_SETS_OPT = typer.Option(None, "--set", help="Benchmark set name or prefix, e.g. adbench "
+                         "(repeatable; default: the whole suite).")
+_FAMILIES_OPT = typer.Option(None, "--family", help="images, tables or series (repeatable).")
 
 app = GuardedTyper(
     name="historyad",
@@ -97,22 +87,14 @@ def _main(
 
 
 @app.command()
-@_guarded
-def demo(
-    out: Path | None = OUT_OPT,
-    device: str | None = DEVICE_OPT,
-    seed: int | None = SEED_OPT,
-    quick: bool = QUICK_OPT,
-    config: Path | None = CONFIG_OPT,
-    overwrite: bool = OVERWRITE_OPT,
-) -> None:
+@with_options("out", "device", "seed", "quick", "config", "overwrite")
+def demo(opts: Any) -> None:
     """Leave-one-digit-out on scikit-learn's 8×8 digits (offline): AUPRC/AUROC per digit."""
     from historyad.evaluation.experiments.common import RunContext, run_digits_loo
 
-    toml = _load_toml(config, (*_COMMON, "experiment"))
-    out_p, data_s, device_s, seed_i, quick_b = _common(toml, out, None, device, seed, quick,
-                                                       "runs/demo")
-    _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
+    toml = _load_toml(opts["config"], (*_COMMON, "experiment"))
+    out_p, data_s, device_s, seed_i, quick_b = _common(toml, opts, "runs/demo")
+    _out_dir(out_p, _pick("overwrite", opts["overwrite"], toml, False))
     ctx = RunContext(out_dir=out_p, quick=quick_b, seed=seed_i, data_root=data_s,
                      device=device_s, config=dict(toml.get("experiment", {})))
     records = run_digits_loo(ctx)
@@ -123,36 +105,27 @@ def demo(
 
 
 @app.command()
-@_guarded
+@with_options("dataset", "protocol", "param", *COMMON, "calibration", *READING)
 def fit(
+    opts: Any,
     detector: str | None = typer.Option(None, "--detector", "-d",
                                         help="Detector name (default: recommended)."),
-    dataset: str | None = DATASET_OPT, protocol: str | None = PROTOCOL_OPT,  # the split
     anomaly: str | None = typer.Option(None, "--anomaly", help="Anomalous class (loo)."),
     normal: str | None = typer.Option(None, "--normal", help="Normal class (one-class)."),
-    param: list[str] | None = PARAM_OPT,
-    out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
-    device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
-    download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
-    overwrite: bool = OVERWRITE_OPT, calibration: float | None = CALIBRATION_OPT,
-    input_: str | None = _files.INPUT_OPT, columns: list[str] | None = _files.COLUMNS_OPT,
-    label_column: str | None = _files.LABEL_COLUMN_OPT,
-    timestamp_column: str | None = _files.TIMESTAMP_OPT,
-    delimiter: str | None = _files.DELIMITER_OPT, window: int | None = _files.WINDOW_OPT,
-    stride: int | None = _files.STRIDE_OPT, channels: int | None = _files.CHANNELS_OPT,
-    size: int | None = _files.SIZE_OPT, quiet: bool = _files.QUIET_OPT,
 ) -> None:
     """Fit a detector on your own file (--input) or a protocol's training data.
 
     Saves model.safetensors and config.json (with --input also input.json, and the training
     curves training.csv / training.png of GAN detectors)."""
-    if input_ is not None:
-        return _files.fit(**locals())
+    if opts["input_"] is not None:
+        return _files.fit({**opts, "detector": detector, "anomaly": anomaly, "normal": normal})
     from historyad.evaluation import jobs
 
     toml, out_p, data_s, device_s, seed_i, quick_b = _setup(
-        config, ("detector", "dataset", "protocol", "anomaly", "normal", "params", "window",
-                 "stride", "calibration"), out, data, device, seed, quick, "runs/fit")
+        opts, ("detector", "dataset", "protocol", "anomaly", "normal", "params", "window",
+               "stride", "calibration"), "runs/fit")
+    dataset, protocol, param, window, stride = (
+        opts[k] for k in ("dataset", "protocol", "param", "window", "stride"))
     name = _pick("detector", detector, toml, "recommended")
     klass = jobs.detector_class(name)
     ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
@@ -164,12 +137,13 @@ def fit(
     if "alpha" in jobs.valid_params(klass):
         _note(jobs.short_schedule_alpha(params, label=name))
     jobs.check_detector_params(klass, params, label=name)
-    _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
+    _out_dir(out_p, _pick("overwrite", opts["overwrite"], toml, False))
     if "progress" in jobs.valid_params(klass):
-        params.setdefault("progress", not quiet)  # progress bars on stderr unless --quiet
+        params.setdefault("progress", not opts["quiet"])  # progress bars on stderr unless --quiet
     window, stride = int(_pick("window", window, toml, 64)), int(_pick("stride", stride, toml, 32))
     split = jobs.make_split(ds_name, proto, klass_value, data=data_s, seed=seed_i,
-                            quick=quick_b, window=window, stride=stride, download=download)
+                            quick=quick_b, window=window, stride=stride,
+                            download=opts["download"])
     resolved = {"command": "fit", "detector": name, "params": params, "dataset": ds_name,
                 "protocol": proto, "anomaly": anomaly if proto == "loo" else None,
                 "normal": normal if proto == "one-class" else None, "class": klass_value,
@@ -177,26 +151,19 @@ def fit(
     ctx = jobs.run_context(out_p, quick=quick_b, seed=seed_i, data=data_s, device=device_s)
     record, path = jobs.run_fit(name, params, split, ctx=ctx, resolved=resolved,
                                 echo=typer.echo,
-                                calibration=_pick("calibration", calibration, toml, None))
+                                calibration=_pick("calibration", opts["calibration"], toml, None))
     typer.echo(f"saved {path} (test AUPRC {record['auprc']:.3f}, AUROC {record['auroc']:.3f})")
 
 
 @app.command()
-@_guarded
+@with_options("model", *COMMON, "alpha", "input_", "stream", "chunk_size", "delimiter",
+              "quiet")
 def score(
-    model: Path | None = MODEL_OPT,
+    opts: Any,
     dataset: str | None = typer.Option(None, "--dataset", help="Default: the model's."),
     protocol: str | None = typer.Option(None, "--protocol", help="Default: the model's."),
     anomaly: str | None = typer.Option(None, "--anomaly", help="Default: the model's."),
     normal: str | None = typer.Option(None, "--normal", help="Default: the model's."),
-    out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
-    device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
-    download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
-    alpha: float | None = ALPHA_OPT,
-    overwrite: bool = OVERWRITE_OPT,
-    input_: str | None = _files.INPUT_OPT, stream: bool = _files.STREAM_OPT,
-    chunk_size: int | None = _files.CHUNK_OPT, delimiter: str | None = _files.DELIMITER_OPT,
-    quiet: bool = _files.QUIET_OPT,
 ) -> None:
     """Score your own file (--input, --stream) or a protocol's test split with a model.
 
@@ -204,16 +171,17 @@ def score(
     index,label,score,prediction (and p_value when the model has a calibration set:
     fit(X, calibration=...)) to --out (a .csv file, or a folder: <out>/scores.csv; default
     runs/score/scores.csv). Warns when the split holds rows the model was trained on."""
-    if input_ is not None or stream:
-        return _files.score(**locals())
+    if opts["input_"] is not None or opts["stream"]:
+        return _files.score({**opts, "dataset": dataset, "protocol": protocol,
+                             "anomaly": anomaly, "normal": normal})
     from historyad.detectors.base import BaseDetector
     from historyad.evaluation import jobs
     from historyad.evaluation.metrics import ranking_metrics
     from historyad.training._atomic import write_atomic
 
     split_keys = ("dataset", "protocol", "anomaly", "normal", "window", "stride")
-    toml = _load_toml(config, (*_COMMON, "model", *split_keys, "alpha"))
-    model_p = _pick("model", model, toml, None)
+    toml = _load_toml(opts["config"], (*_COMMON, "model", *split_keys, "alpha"))
+    model_p = _pick("model", opts["model"], toml, None)
     if not model_p:
         raise CLIError("--model is required (a model.safetensors written by `historyad fit`)")
     model_p = Path(model_p)
@@ -238,9 +206,9 @@ def score(
     if problems:
         raise CLIError(f"{str(saved_file)!r} (the model's config): " + "; ".join(problems))
     toml = {**defaults, **toml}
-    out_p, data_s, _, seed_i, quick_b = _common(toml, out, data, device, seed, quick,
-                                                "runs/score")
-    out_file = _out_file(out_p, _pick("overwrite", overwrite, toml, False), "scores.csv")
+    out_p, data_s, _, seed_i, quick_b = _common(toml, opts, "runs/score")
+    out_file = _out_file(out_p, _pick("overwrite", opts["overwrite"], toml, False),
+                         "scores.csv")
     ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
     proto = jobs.protocol_name(_pick("protocol", protocol, toml, "loo"))
     cli_class = _pick("anomaly" if proto == "loo" else "normal",
@@ -248,9 +216,10 @@ def score(
     klass_value = cli_class if cli_class is not None else saved.get("class")
     window, stride = int(toml.get("window", 64)), int(toml.get("stride", 32))
     split = jobs.make_split(ds_name, proto, klass_value, data=data_s, seed=seed_i,
-                            quick=quick_b, window=window, stride=stride, download=download)
+                            quick=quick_b, window=window, stride=stride,
+                            download=opts["download"])
     scores = det.decision_function(split.X_test)
-    alpha_f = _pick("alpha", alpha, toml, None)
+    alpha_f = _pick("alpha", opts["alpha"], toml, None)
     calibrated = getattr(det, "calibration_scores_", None) is not None
     if alpha_f is not None and not calibrated:
         raise CLIError(f"--alpha needs p-values, and {model_p} has no calibration set: fit "
@@ -275,39 +244,33 @@ def score(
 
 
 @app.command()
-@_guarded
+@with_options("dataset", "protocol", "param", *COMMON, *READING)
 def evaluate(
-    dataset: str | None = DATASET_OPT, protocol: str | None = PROTOCOL_OPT,  # the split
-    detector: list[str] | None = DETECTORS_OPT,
-    anomaly: list[str] | None = ANOMALIES_OPT,
-    normal: list[str] | None = NORMALS_OPT,
-    param: list[str] | None = PARAM_OPT,
-    out: Path | None = OUT_OPT, data: str | None = DATA_OPT,  # the common options
-    device: str | None = DEVICE_OPT, seed: int | None = SEED_OPT, quick: bool = QUICK_OPT,
-    download: bool = DOWNLOAD_OPT, config: Path | None = CONFIG_OPT,
-    overwrite: bool = OVERWRITE_OPT,
-    input_: str | None = _files.INPUT_OPT, label_column: str | None = _files.LABEL_COLUMN_OPT,
+    opts: Any,
+    detector: list[str] | None = _DETECTORS_OPT,
+    anomaly: list[str] | None = _ANOMALIES_OPT,
+    normal: list[str] | None = _NORMALS_OPT,
     model_file: Path | None = _files.EVAL_MODEL_OPT,
     train_input: str | None = _files.TRAIN_INPUT_OPT,
-    train_rows: int | None = _files.TRAIN_ROWS_OPT, columns: list[str] | None = _files.COLUMNS_OPT,
-    timestamp_column: str | None = _files.TIMESTAMP_OPT,
-    delimiter: str | None = _files.DELIMITER_OPT, window: int | None = _files.WINDOW_OPT,
-    stride: int | None = _files.STRIDE_OPT, channels: int | None = _files.CHANNELS_OPT,
-    size: int | None = _files.SIZE_OPT, quiet: bool = _files.QUIET_OPT,
+    train_rows: int | None = _files.TRAIN_ROWS_OPT,
 ) -> None:
     """Detectors on your own labelled file (--input) or a dataset + protocol.
 
     --input FILE --label-column COL: AUPRC, AUROC (and event-level scores for series);
     --dataset: one shared GAN -> metrics.json, report.md."""
-    if input_ is not None:
-        return _files.evaluate(**locals())
+    if opts["input_"] is not None:
+        return _files.evaluate({**opts, "detector": detector, "anomaly": anomaly,
+                                "normal": normal, "model_file": model_file,
+                                "train_input": train_input, "train_rows": train_rows})
     from historyad.data import load
     from historyad.evaluation import jobs
 
     toml, out_p, data_s, device_s, seed_i, quick_b = _setup(
-        config, ("dataset", "protocol", "detector", "anomaly", "normal", "params", "gan",
-                 "history", "window", "stride"), out, data, device, seed, quick, "runs/evaluate",
+        opts, ("dataset", "protocol", "detector", "anomaly", "normal", "params", "gan",
+               "history", "window", "stride"), "runs/evaluate",
         lists=("detector", "anomaly", "normal"))
+    dataset, protocol, param, window, stride, download = (
+        opts[k] for k in ("dataset", "protocol", "param", "window", "stride", "download"))
     ds_name = jobs.check_dataset(_pick("dataset", dataset, toml, None))
     proto = jobs.protocol_name(_pick("protocol", protocol, toml, "loo"))
     names = list(_pick("detector", detector, toml, ["recommended", "knn"]))
@@ -316,7 +279,7 @@ def evaluate(
         history=toml.get("history", {}), device=device_s, seed=seed_i, quick=quick_b)
     for note in notes:
         _note(note)
-    _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
+    _out_dir(out_p, _pick("overwrite", opts["overwrite"], toml, False))
     cli_classes = anomaly if proto == "loo" else normal
     wanted = _pick("anomaly" if proto == "loo" else "normal", cli_classes, toml, None)
     if proto == "windows":
@@ -336,28 +299,25 @@ def evaluate(
 
 
 @app.command()
-@_guarded
+@with_options("out", "data", "seed", "config")
 def benchmark(
+    opts: Any,
     quick: bool = typer.Option(False, "--quick", help="Quick sets and schedules (≤ 30 min on "
                                "two CPU cores)."),
-    set_: list[str] | None = SETS_OPT,
-    family: list[str] | None = FAMILIES_OPT,
-    detector: list[str] | None = DETECTORS_OPT,
+    set_: list[str] | None = _SETS_OPT,
+    family: list[str] | None = _FAMILIES_OPT,
+    detector: list[str] | None = _DETECTORS_OPT,
     no_peers: bool = typer.Option(False, "--no-peers", help="Leave out PyOD's KNN, LOF, "
                                   "IForest and ECOD."),
-    out: Path | None = OUT_OPT,
-    data: str | None = DATA_OPT,
-    seed: int | None = SEED_OPT,
-    config: Path | None = CONFIG_OPT,
 ) -> None:
     """Every detector and the PyOD peers on images, tables and series: benchmark.json,
     benchmark.md (per-set AUPRC, family means, mean ranks, worst gaps) and ranks.png."""
     from historyad.evaluation.benchmark import LINEUP, run_benchmark
     from historyad.evaluation.jobs import detector_class
 
-    toml = _load_toml(config, ("quick", "set", "family", "detector", "no_peers", "out", "data",
-                               "seed"), lists=("detector", "set", "family"))
-    out_p, data_s, _, seed_i, quick_b = _common(toml, out, data, None, seed, quick,
+    toml = _load_toml(opts["config"], ("quick", "set", "family", "detector", "no_peers", "out",
+                                       "data", "seed"), lists=("detector", "set", "family"))
+    out_p, data_s, _, seed_i, quick_b = _common(toml, {**opts, "quick": quick},
                                                 "runs/benchmark")
     _out_dir(out_p, overwrite=True)  # a folder (its three files are rewritten whole)
     names = list(_pick("detector", detector, toml, list(LINEUP)))
@@ -382,16 +342,13 @@ def benchmark(
 
 
 @app.command()
-@_guarded
-def datasets(
-    data: str | None = DATA_OPT,
-    config: Path | None = CONFIG_OPT,
-) -> None:
+@with_options("data", "config")
+def datasets(opts: Any) -> None:
     """Registered datasets: kind, present locally, where looked for, downloadable."""
     from historyad.data import DATASETS, ENV_VAR, data_home, dataset_dir
 
-    toml = _load_toml(config, ("data",))
-    root = _pick("data", data, toml, None)
+    toml = _load_toml(opts["config"], ("data",))
+    root = _pick("data", opts["data"], toml, None)
     source = "--data" if root else f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "pooch cache"
     typer.echo(f"data folder: {data_home(root)} (from {source})")
     rows = [("name", "kind", "present", "downloadable", "looked in")]
@@ -407,17 +364,11 @@ def datasets(
 
 
 @app.command()
-@_guarded
+@with_options("out", "data", "device", "seed", "quick", "config", "overwrite")
 def reproduce(
+    opts: Any,
     name: str | None = typer.Argument(None, help="Experiment name (see --list)."),
     list_: bool = typer.Option(False, "--list", help="List the experiments."),
-    out: Path | None = OUT_OPT,
-    data: str | None = DATA_OPT,
-    device: str | None = DEVICE_OPT,
-    seed: int | None = SEED_OPT,
-    quick: bool = QUICK_OPT,
-    config: Path | None = CONFIG_OPT,
-    overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Run a paper experiment: metrics.json, config.json, report.md and figures in --out."""
     import importlib
@@ -434,16 +385,15 @@ def reproduce(
             typer.echo(f"{key:22s} {DESCRIPTIONS.get(key, target)}"
                        f"{'' if ok else '  (module not available yet)'}")
         return
-    toml = _load_toml(config, (*_COMMON, "name", "experiment"))
+    toml = _load_toml(opts["config"], (*_COMMON, "name", "experiment"))
     name = _pick("name", name, toml, None)
     if not name:
         raise CLIError(f"give an experiment name; choose one of {sorted(EXPERIMENTS)}")
     if name not in EXPERIMENTS:
         raise CLIError(f"experiment {name!r} is unknown; choose one of {sorted(EXPERIMENTS)}")
-    out_p, data_s, device_s, seed_i, quick_b = _common(toml, out, data, device, seed, quick,
-                                                       f"runs/{name}")
+    out_p, data_s, device_s, seed_i, quick_b = _common(toml, opts, f"runs/{name}")
     run_fn = load_experiment(name)
-    _out_dir(out_p, _pick("overwrite", overwrite, toml, False))
+    _out_dir(out_p, _pick("overwrite", opts["overwrite"], toml, False))
     ctx = RunContext(out_dir=out_p, quick=quick_b, seed=seed_i, data_root=data_s,
                      device=device_s, config=dict(toml.get("experiment", {})))
     typer.echo(f"running {name}{' (quick)' if quick_b else ''} -> {out_p}")
@@ -453,7 +403,7 @@ def reproduce(
 
 
 register_export(app)  # `historyad export` (historyad.cli.export)
-app.command("info")(_guarded(_files.info))
+app.command("info")(_files.info)
 
 
 def main() -> None:

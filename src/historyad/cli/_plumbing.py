@@ -305,57 +305,21 @@ def _echo_tables(records: list[dict[str, Any]]) -> None:
 
 # ----------------------------------------------------------------------------- commands
 
-_COMMON = ("out", "data", "device", "seed", "quick", "overwrite")
-OUT_OPT = typer.Option(None, "--out", "-o", help="Output folder (or file for score).")
-DATA_OPT = typer.Option(
-    None, "--data", help="Folder holding <dataset>/ folders (default: $HISTORYAD_DATA, else "
-    "the pooch cache)."
-)
-DEVICE_OPT = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default cpu).")
-SEED_OPT = typer.Option(None, "--seed", help="Seed of the splits and the detectors' "
-                        "random_state (default 0; -p random_state=N sets the latter alone).")
-QUICK_OPT = typer.Option(False, "--quick", help="Short schedules and capped data.")
-CONFIG_OPT = typer.Option(None, "--config", help="TOML file setting any option.")
-CALIBRATION_OPT = typer.Option(
-    None, "--calibration", help="Hold out this share of the training data (e.g. 0.2) as "
-    "calibration normals: the model then gives conformal p-values (score writes p_value and "
-    "takes --alpha).")
-ALPHA_OPT = typer.Option(
-    None, "--alpha", help="Flag p-value <= alpha (false-alarm rate <= alpha on normals) "
-    "instead of the fitted threshold; needs a model fitted with --calibration.")
-OVERWRITE_OPT = typer.Option(False, "--overwrite", help="Write into a non-empty --out "
-                             "(files of the same name are replaced).")
-DOWNLOAD_OPT = typer.Option(False, "--download", help="Fetch missing files (SHA-256 checked).")
-DATASET_OPT = typer.Option(None, "--dataset", help="Dataset name.")
-PROTOCOL_OPT = typer.Option(None, "--protocol", help="loo | one-class | windows.")
-MODEL_OPT = typer.Option(None, "--model", "-m", help="model.safetensors.")
-DETECTORS_OPT = typer.Option(None, "--detector", "-d", help="Detector (repeatable).")
-ANOMALIES_OPT = typer.Option(
-    None, "--anomaly", help="Anomalous class (loo; repeatable; default: every class)."
-)
-NORMALS_OPT = typer.Option(
-    None, "--normal", help="Normal class (one-class; repeatable; default: every class)."
-)
-SETS_OPT = typer.Option(None, "--set", help="Benchmark set name or prefix, e.g. adbench "
-                        "(repeatable; default: the whole suite).")
-FAMILIES_OPT = typer.Option(None, "--family", help="images, tables or series (repeatable).")
-PARAM_OPT = typer.Option(None, "--param", "-p", help="Detector parameter key=value, under "
-                         "the detector's own name (repeatable; evaluate also takes "
-                         "label.key=value). HistoryAD with n_epochs <= 1 and no alpha: "
-                         "alpha = 0.2·n_epochs (announced; its default 1 needs n_epochs > 1).")
+_COMMON = ("out", "data", "device", "seed", "quick", "overwrite")  # their TOML keys
 
 
-def _common(toml: dict[str, Any], out: Path | None, data: str | None, device: str | None,
-            seed: int | None, quick: bool, default_out: str) -> tuple[Path, str | None, str,
-                                                                      int, bool]:
-    out_p = Path(_pick("out", out, toml, default_out))
-    data_s = _pick("data", data, toml, None)
-    device_s = _check_device(_pick("device", device, toml, "cpu"))
-    seed_i = _pick("seed", seed, toml, 0)
+def _common(toml: dict[str, Any], opts: Mapping[str, Any], default_out: str
+            ) -> tuple[Path, str | None, str, int, bool]:
+    """``(out, data, device, seed, quick)`` from the command line (``opts``: the command's
+    catalogue options, ``historyad.cli.options``), else the TOML file, else the defaults."""
+    out_p = Path(_pick("out", opts.get("out"), toml, default_out))
+    data_s = _pick("data", opts.get("data"), toml, None)
+    device_s = _check_device(_pick("device", opts.get("device"), toml, "cpu"))
+    seed_i = _pick("seed", opts.get("seed"), toml, 0)
     if isinstance(seed_i, bool) or not isinstance(seed_i, int) or seed_i < 0:
         raise CLIError(f"seed={seed_i!r} is not allowed; use an integer >= 0")
     return out_p, (str(data_s) if data_s else None), device_s, seed_i, bool(
-        _pick("quick", quick, toml, False))
+        _pick("quick", opts.get("quick", False), toml, False))
 
 
 def _presence(name: str, root: str | None) -> str:
@@ -381,11 +345,9 @@ def _presence(name: str, root: str | None) -> str:
     return f"partial ({found}/{len(plain)})" if found else "no"
 
 
-def _setup(config: Path | None, keys: tuple[str, ...], out: Path | None, data: str | None,
-           device: str | None, seed: int | None, quick: bool,
-           default_out: str, *, lists: Iterable[str] = ()
-           ) -> tuple[dict[str, Any], Path, str | None, str, int, bool]:
+def _setup(opts: Mapping[str, Any], keys: tuple[str, ...], default_out: str, *,
+           lists: Iterable[str] = ()) -> tuple[dict[str, Any], Path, str | None, str, int, bool]:
     """``(toml, out, data, device, seed, quick)`` of a command taking the common options and
     the TOML ``keys`` (``lists``: those given as lists, see ``_load_toml``)."""
-    toml = _load_toml(config, (*_COMMON, *keys), lists=lists)
-    return (toml, *_common(toml, out, data, device, seed, quick, default_out))
+    toml = _load_toml(opts.get("config"), (*_COMMON, *keys), lists=lists)
+    return (toml, *_common(toml, opts, default_out))

@@ -4,19 +4,12 @@ onnxruntime against PyTorch (``historyad.export.onnx``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from historyad.cli._plumbing import (
-    CONFIG_OPT,
-    MODEL_OPT,
-    OVERWRITE_OPT,
-    CLIError,
-    _guarded,
-    _load_toml,
-    _out_file,
-    _pick,
-)
+from historyad.cli._plumbing import CLIError, _load_toml, _out_file, _pick
+from historyad.cli.options import with_options
 
 FORMAT_OPT = typer.Option(None, "--format", "-f", help="Format: onnx (default).")
 EXPORT_OUT_OPT = typer.Option(None, "--out", "-o",
@@ -27,30 +20,29 @@ CHECK_OPT = typer.Option(True, "--check/--no-check",
 
 def register(app: typer.Typer) -> None:
     """Add the ``export`` command to ``app``."""
-    app.command("export")(_guarded(export))
+    app.command("export")(export)  # app: a GuardedTyper (errors as one line)
 
 
+@with_options("model", "config", "overwrite")
 def export(
-    model: Path | None = MODEL_OPT,
+    opts: Any,
     format: str | None = FORMAT_OPT,
     out: Path | None = EXPORT_OUT_OPT,
     check: bool = CHECK_OPT,
-    config: Path | None = CONFIG_OPT,
-    overwrite: bool = OVERWRITE_OPT,
 ) -> None:
     """Export a saved network-scored detector (critic, encoder, HistoryAD's network) to ONNX:
     input x raw, outputs score and label (0/1 at the fitted threshold); the threshold and
     the model card are stored as metadata."""
     from historyad.export.onnx import ExportCheckError, export_model
 
-    toml = _load_toml(config, ("model", "format", "out", "check", "overwrite"))
-    model_p = _pick("model", model, toml, None)
+    toml = _load_toml(opts["config"], ("model", "format", "out", "check", "overwrite"))
+    model_p = _pick("model", opts["model"], toml, None)
     if not model_p:
         raise CLIError("--model is required (a model.safetensors written by `historyad fit`)")
     model_p = Path(model_p)
     fmt = str(_pick("format", format, toml, "onnx")).lower()
     out_p = Path(_pick("out", out, toml, model_p.with_suffix(f".{fmt}")))
-    out_p = _out_file(out_p, bool(_pick("overwrite", overwrite, toml, False)), "model.onnx")
+    out_p = _out_file(out_p, bool(_pick("overwrite", opts["overwrite"], toml, False)), "model.onnx")
     do_check = bool(toml.get("check", True)) and check
     try:
         result = export_model(model_p, out_p, format=fmt, check=do_check)

@@ -1,8 +1,9 @@
 """``--input``: ``historyad fit``, ``score`` and ``evaluate`` on the user's own files, and
 ``historyad info``.
 
-The commands in ``historyad.cli`` take the options below and hand over here when ``--input``
-(or ``--stream``) is given; the jobs live in ``historyad.evaluation.filejobs`` and
+The commands in ``historyad.cli`` take the reading options
+(``historyad.cli.options.READING``) and hand their values over here, as one mapping, when
+``--input`` (or ``--stream``) is given; the jobs live in ``historyad.evaluation.filejobs`` and
 ``historyad.evaluation.stream``. Results go to stdout, notes and progress bars (GAN
 training, the detector's own training, scoring) to stderr; ``--quiet`` silences the bars.
 """
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,33 +32,8 @@ from historyad.cli._plumbing import (
     _parse_params,
     _pick,
 )
+from historyad.cli.options import READING
 
-INPUT_OPT = typer.Option(
-    None, "--input", "-i", help="Your own data: a table (CSV or other delimited text with a "
-    "header, Parquet, .npy), a series (the same with --window) or a folder of PNG/JPEG images "
-    "(any depth). score --stream: a file or - (standard input, the default).")
-COLUMNS_OPT = typer.Option(None, "--columns", help="Feature columns, comma-separated or "
-                           "repeated (default: every numeric column).")
-LABEL_COLUMN_OPT = typer.Option(None, "--label-column", help="0/1 label column (1 = anomaly), "
-                                "kept out of the features; fit leaves the rows labelled 1 out.")
-TIMESTAMP_OPT = typer.Option(None, "--timestamp-column", help="Series: the time column, kept "
-                             "as the rows' ids (default: the first column when not numeric).")
-DELIMITER_OPT = typer.Option(None, "--delimiter", help="Field delimiter of text files "
-                             "(default: found among , ; tab |; 'tab' for tab).")
-WINDOW_OPT = typer.Option(None, "--window", help="Series: rows per window (the input is then "
-                          "read as a series, (N, C, W) windows).")
-STRIDE_OPT = typer.Option(None, "--stride", help="Series: rows between window starts "
-                          "(default 1; at most --window).")
-CHANNELS_OPT = typer.Option(None, "--channels", help="Images: 1 (grey) or 3 (colour); "
-                            "default as found.")
-SIZE_OPT = typer.Option(None, "--size", help="Images: crop to a square and resize to "
-                        "SIZE×SIZE (needed when the images differ in size).")
-QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bars on stderr.")
-STREAM_OPT = typer.Option(False, "--stream", help="Read a CSV stream (--input FILE or standard "
-                          "input) in chunks and write each row's score as soon as its window "
-                          "is complete (--out FILE, default standard output).")
-CHUNK_OPT = typer.Option(None, "--chunk-size", help="--stream: rows read per chunk (default "
-                         "256; 1 = every row at once).")
 TRAIN_INPUT_OPT = typer.Option(None, "--train-input", help="evaluate --input: fit on this "
                                "file first (read like --input).")
 TRAIN_ROWS_OPT = typer.Option(None, "--train-rows", help="evaluate --input: fit on the input's "
@@ -66,8 +43,7 @@ EVAL_MODEL_OPT = typer.Option(None, "--model", "-m", help="evaluate --input: a m
 
 MODEL_ARG = typer.Argument(..., help="model.safetensors (written by `historyad fit`).")
 
-FILE_KEYS = ("columns", "label_column", "timestamp_column", "delimiter", "window",
-             "stride", "channels", "size", "quiet")
+FILE_KEYS = tuple(k for k in READING if k != "input_")  # their TOML keys
 _DATASET_ONLY = ("dataset", "protocol", "anomaly", "normal", "data", "download")
 
 
@@ -75,7 +51,7 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _no_dataset_options(kw: dict[str, Any]) -> None:
+def _no_dataset_options(kw: Mapping[str, Any]) -> None:
     given = [f"--{k}" for k in _DATASET_ONLY if kw.get(k) not in (None, False, [])]
     if given:
         raise CLIError(f"--input reads your own file; {', '.join(given)} "
@@ -194,7 +170,7 @@ def _fitted_lines(det: Any, meta: dict[str, Any], out_dir: Path) -> list[str]:
 # ----------------------------------------------------------------------------- fit
 
 
-def fit(**kw: Any) -> None:
+def fit(kw: Mapping[str, Any]) -> None:
     """``historyad fit --input PATH``: fit a detector on a file or folder, save the model
     directory (model.safetensors, input.json, config.json, training curves)."""
     from historyad.data.files import read_input
@@ -204,9 +180,7 @@ def fit(**kw: Any) -> None:
                                          *FILE_KEYS))
     _no_dataset_options(kw)
     path = str(kw["input_"])
-    out_p, _, device_s, seed_i, quick_b = _common(toml, kw.get("out"), None, kw.get("device"),
-                                                  kw.get("seed"), kw.get("quick", False),
-                                                  "runs/fit")
+    out_p, _, device_s, seed_i, quick_b = _common(toml, {**kw, "data": None}, "runs/fit")
     _out_dir(out_p, bool(_pick("overwrite", kw.get("overwrite"), toml, False)))
     calibration = _pick("calibration", kw.get("calibration"), toml, None)
     quiet = bool(_pick("quiet", kw.get("quiet"), toml, False))
@@ -226,7 +200,7 @@ def fit(**kw: Any) -> None:
 # ----------------------------------------------------------------------------- score
 
 
-def score(**kw: Any) -> None:
+def score(kw: Mapping[str, Any]) -> None:
     """``historyad score --model M --input PATH [--out FILE]`` and ``--stream``."""
     from historyad.evaluation import filejobs
 
@@ -317,7 +291,7 @@ def _silence_stdout() -> None:
 # ----------------------------------------------------------------------------- evaluate
 
 
-def evaluate(**kw: Any) -> None:
+def evaluate(kw: Mapping[str, Any]) -> None:
     """``historyad evaluate --input FILE --label-column COL`` with ``--model M``, or fitting
     first on ``--train-input`` or ``--train-rows``: prints AUPRC, AUROC (and event-level
     scores for series); writes scores.csv and metrics.json to --out."""
@@ -338,8 +312,7 @@ def evaluate(**kw: Any) -> None:
     if not label:
         raise CLIError("--label-column is required: the 0/1 column (1 = anomaly) to evaluate "
                        "against")
-    out_p, _, device_s, seed_i, quick_b = _common(toml, kw.get("out"), None, kw.get("device"),
-                                                  kw.get("seed"), kw.get("quick", False),
+    out_p, _, device_s, seed_i, quick_b = _common(toml, {**kw, "data": None},
                                                   "runs/evaluate")
     _out_dir(out_p, bool(_pick("overwrite", kw.get("overwrite"), toml, False)))
     quiet = bool(_pick("quiet", kw.get("quiet"), toml, False))

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from historyad import HistoryAD
 from historyad.config import GANConfig, HistoryConfig, NetConfig
+from historyad.detectors import HistoryAD
 from historyad.detectors.base import BaseDetector
 from historyad.detectors.gan_base import _draw_seed
 from historyad.training import train_gan

@@ -128,6 +128,12 @@ class HistoryAD(GANDetector):
     extrapolates freely beyond them, often *below* the normals, so ``predict`` can call a far
     outlier normal; ``score="two-sided"`` flags it.
 
+    Data-parallel (torchrun, ``historyad.training.distributed``): inside a process group
+    ``fit`` is a collective call, made on every rank with the same data; the GAN and D_TV
+    train with DDP (global batch world_size × ``batch_size``), rank 0's history is shared
+    with every rank, and every rank ends with the same fitted detector: call ``save`` on
+    rank 0.
+
     Raises ValueError for parameters out of range (before any training), and
     FloatingPointError when D_TV's loss diverges.
     """

@@ -1,4 +1,5 @@
-"""Data-parallel GAN training: ``torch.distributed`` DDP across processes, launched by torchrun.
+"""Data-parallel training (the GAN, and HistoryAD's D_TV): ``torch.distributed`` DDP across
+processes, launched by torchrun.
 
 :func:`historyad.training.train_gan` trains data-parallel whenever it runs inside an
 initialised process group of more than one process (:func:`init_distributed`, which reads
@@ -23,14 +24,30 @@ change five things:
   rank waits for it (a barrier); ``resume=True`` restores each rank's own state and refuses
   a checkpoint written by a different number of processes.
 
+``HistoryAD.fit`` (``historyad.detectors.history_ad``) is data-parallel end to end in such a
+group, and is then a collective call: every rank calls it with the same data and
+parameters. After ``train_gan``, :func:`share_history` sends rank 0's history (the
+recorder's counters, the eq. 14 critic average, then the snapshots one at a time) to the
+other ranks, so every rank samples the same P_Ghist and starts D_TV from the same average.
+D_TV's eq. (10) steps then run as a :func:`wrap_module` DDP wrapper: ``batch_size`` data
+rows and ``batch_size`` history samples per rank and step (a global batch of
+``world_size × batch_size`` of each), drawn from the rank's own stream (:func:`rank_seed`:
+rank 0's as in a single process); ``dtv_records_`` hold the mean over the ranks and the
+validation AUPRC is rank 0's (:func:`from_main`), identical everywhere. Every rank ends
+with the same D_TV weights, threshold and training scores; save on rank 0. The knn
+estimator computes the same thing on every rank (the same history and seed; no
+communication after the history). ``random_state=None`` draws rank 0's seed for all.
+
 Multi-GPU (one process per GPU; nccl)::
 
     torchrun --nproc_per_node=4 -m historyad.cli.ddp --dataset mnist \\
         --data ../shared/data --anomaly 0 --device cuda --out runs/ddp
 
-runs :func:`main` (a GAN with the HistoryAD history on a leave-one-class-out split; rank 0
-saves ``gan.safetensors``, checkpoints each epoch). In your own script call
-:func:`init_distributed` first, then ``train_gan`` as usual, and use the run on rank 0.
+runs ``historyad.cli.ddp.main`` (a GAN with the HistoryAD history on a leave-one-class-out
+split; rank 0 saves ``gan.safetensors``, checkpoints each epoch); ``--detector historyad``
+fits the whole detector instead (rank 0 saves ``model.safetensors``). In your own script
+call :func:`init_distributed` first, then ``train_gan`` or ``HistoryAD(...).fit`` on every
+rank as usual.
 """
 
 from __future__ import annotations

@@ -358,8 +358,10 @@ class HistoryAD(GANDetector):
             loss.backward()
             opt.step()
             if step % 50 == 0 or step == cfg.dtv_steps:
-                tv = loss.new_tensor(tv_estimate(d_data.detach(), d_hist.detach()))
-                tv, lo = distributed.mean_over_ranks(par, torch.stack((tv, loss.detach()))).tolist()
+                stats = torch.stack((loss.new_tensor(tv_estimate(d_data.detach(),
+                                                                 d_hist.detach())),
+                                     loss.detach()))  # (2,): TV estimate, loss
+                tv, lo = distributed.mean_over_ranks(par, stats).tolist()  # mean over ranks
                 self.dtv_records_["step"].append(step)
                 self.dtv_records_["tv"].append(tv)
                 self.dtv_records_["loss"].append(lo)

@@ -266,8 +266,12 @@ CONV_MIN_SIZE = _CONV_MIN_SIZE
 
 def _draw_seed() -> int:
     """A seed for ``random_state=None``, from numpy's global RNG (scikit-learn's
-    ``check_random_state(None)``; ``np.random.seed`` makes it reproducible)."""
-    return int(np.random.randint(np.iinfo(np.int32).max))  # noqa: NPY002 - sklearn's RNG
+    ``check_random_state(None)``; ``np.random.seed`` makes it reproducible). In a process
+    group (data-parallel training) rank 0's draw, sent to every rank: a collective call."""
+    from historyad.training.distributed import current, from_main
+
+    seed = int(np.random.randint(np.iinfo(np.int32).max))  # noqa: NPY002 - sklearn's RNG
+    return int(from_main(current(), seed))
 
 
 #: The GAN parameters every GAN detector takes, in declaration order (with BaseDetector's

@@ -61,6 +61,7 @@ from historyad.detectors.density_ratio import density_ratio_score, n_reference
 from historyad.detectors.gan_base import GANDetector, prefixed
 from historyad.detectors.inputs import InputValueError
 from historyad.detectors.neighbors import N_NEIGHBORS, NeighbourDensities, check_enough_rows
+from historyad.training import distributed
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,12 @@ class HistoryAD(GANDetector):
     Far outliers: the network's raw D_TV is only trained near the data and the history and
     extrapolates freely beyond them, often *below* the normals, so ``predict`` can call a far
     outlier normal; ``score="two-sided"`` flags it.
+
+    Data-parallel (torchrun, ``historyad.training.distributed``): inside a process group
+    ``fit`` is a collective call, made on every rank with the same data; the GAN and D_TV
+    train with DDP (global batch world_size × ``batch_size``), rank 0's history is shared
+    with every rank, and every rank ends with the same fitted detector: call ``save`` on
+    rank 0.
 
     Raises ValueError for parameters out of range (before any training), and
     FloatingPointError when D_TV's loss diverges.
@@ -264,6 +271,7 @@ class HistoryAD(GANDetector):
         network = self.estimator == "network"
         self.dtv_records_: dict[str, list[float]] = {"step": [], "tv": [], "loss": []}
         cfg = self._dtv_config()
+        distributed.share_history(distributed.current(), run)  # rank 0's history on every rank
         if not network:
             self._fit_knn(X, run.history_sampler(
                 alpha=float(self.alpha), beta=beta, case=cfg.case, wide_std=cfg.wide_std))
@@ -308,17 +316,25 @@ class HistoryAD(GANDetector):
         self, dtv: torch.nn.Module, X: torch.Tensor, sampler: Any, cfg: DTVConfig
     ) -> None:
         """Minimise eq. (10) over D_TV for ``cfg.dtv_steps`` Adam steps on batches of the
-        training data X (N, *shape) and of a refreshed pool of history samples."""
+        training data X (N, *shape) and of a refreshed pool of history samples.
+
+        In a process group (``historyad.training.distributed``) the steps are data-parallel:
+        each rank draws its own batches (rank 0 those of a single process), so the global
+        batch is world_size × ``batch_size``; DDP averages D_TV's gradients, so its weights
+        stay identical on every rank; the records are the mean over the ranks."""
         from historyad.training.losses import gradient_penalty
 
-        gen = torch.Generator(device="cpu").manual_seed(self._seed() + 1)
-        rng = np.random.default_rng(self._seed() + 1)
+        par = distributed.current()
+        seed = distributed.rank_seed(self._seed() + 1, par)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        rng = np.random.default_rng(seed)
         opt = torch.optim.Adam(dtv.parameters(), lr=cfg.dtv_lr, betas=cfg.betas)
         bs = min(cfg.batch_size, len(X))
         pool_size = min(cfg.dtv_steps * bs, max(20 * bs, 8192))
         pool, pool_pos = None, pool_size
         val = self._prepared_val()
         dtv.train()
+        step_dtv = distributed.wrap_module(par, dtv)  # averages the gradients in a group
         for step in tqdm(range(1, cfg.dtv_steps + 1), desc="D_TV", unit="step", leave=False,
                          disable=not self.progress):
             if pool_pos + bs > pool_size:  # refresh the pool of history samples
@@ -333,20 +349,24 @@ class HistoryAD(GANDetector):
                     x_data.shape, generator=gen).to(X.device)
                 x_hist = x_hist + cfg.dtv_noise * torch.randn(
                     x_hist.shape, generator=gen).to(X.device)
-            d_data, d_hist = dtv(x_data), dtv(x_hist)  # (B,), (B,)
+            d_data, d_hist = step_dtv(x_data), step_dtv(x_hist)  # (B,), (B,)
             loss = dtv_loss(d_data, d_hist, cfg.lam)
             if cfg.dtv_gp > 0:
-                loss = loss + cfg.dtv_gp * gradient_penalty(dtv, x_data, x_hist,
+                loss = loss + cfg.dtv_gp * gradient_penalty(step_dtv, x_data, x_hist,
                                                                generator=gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if step % 50 == 0 or step == cfg.dtv_steps:
+                stats = torch.stack((loss.new_tensor(tv_estimate(d_data.detach(),
+                                                                 d_hist.detach())),
+                                     loss.detach()))  # (2,): TV estimate, loss
+                tv, lo = distributed.mean_over_ranks(par, stats).tolist()  # mean over ranks
                 self.dtv_records_["step"].append(step)
-                self.dtv_records_["tv"].append(tv_estimate(d_data.detach(), d_hist.detach()))
-                self.dtv_records_["loss"].append(float(loss.detach()))
+                self.dtv_records_["tv"].append(tv)
+                self.dtv_records_["loss"].append(lo)
                 if val is not None:
-                    self._record_val(dtv, val)
+                    self._record_val(dtv, val, par)
         if not np.isfinite(self.dtv_records_["loss"][-1]):
             raise FloatingPointError(f"D_TV loss became non-finite; lower dtv_lr={cfg.dtv_lr}")
 
@@ -357,18 +377,24 @@ class HistoryAD(GANDetector):
         self.dtv_records_["auprc"] = []
         return self._val
 
-    def _record_val(self, dtv: torch.nn.Module, val: tuple[np.ndarray, np.ndarray]) -> None:
-        """Append D_TV's AUPRC (average precision, anomaly = positive) on the validation set;
-        ValueError when its scores are not finite."""
-        Xv, yv = val
-        was_training = dtv.training
-        dtv.eval()
-        s = self._score_array(Xv, dtv, name="X_val")  # (N_val,) raw D_TV, batched
-        dtv.train(was_training)
-        if not np.isfinite(s).all():
+    def _record_val(self, dtv: torch.nn.Module, val: tuple[np.ndarray, np.ndarray],
+                    par: distributed.DataParallel | None = None) -> None:
+        """Append D_TV's AUPRC (average precision, anomaly = positive) on the validation set
+        (in a process group: rank 0's, sent to every rank); ValueError when its scores are
+        not finite."""
+        auprc = None
+        if par is None or par.is_main:
+            Xv, yv = val
+            was_training = dtv.training
+            dtv.eval()
+            s = self._score_array(Xv, dtv, name="X_val")  # (N_val,) raw D_TV, batched
+            dtv.train(was_training)
+            auprc = float(average_precision_score(yv, s)) if np.isfinite(s).all() else None
+        auprc = distributed.from_main(par, auprc)
+        if auprc is None:  # every rank raises
             raise ValueError(f"D_TV gives non-finite scores on X_val at step "
                              f"{self.dtv_records_['step'][-1]}; lower dtv_lr={self.dtv_lr}")
-        self.dtv_records_["auprc"].append(float(average_precision_score(yv, s)))
+        self.dtv_records_["auprc"].append(auprc)
 
     # -- scoring & persistence ---------------------------------------------------------
     def _training_scores(self, X: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Data-parallel GAN training: ``torch.distributed`` DDP across processes, launched by torchrun.
+"""Data-parallel training (the GAN, and HistoryAD's D_TV): ``torch.distributed`` DDP across
+processes, launched by torchrun.
 
 :func:`historyad.training.train_gan` trains data-parallel whenever it runs inside an
 initialised process group of more than one process (:func:`init_distributed`, which reads
@@ -23,18 +24,35 @@ change five things:
   rank waits for it (a barrier); ``resume=True`` restores each rank's own state and refuses
   a checkpoint written by a different number of processes.
 
+``HistoryAD.fit`` (``historyad.detectors.history_ad``) is data-parallel end to end in such a
+group, and is then a collective call: every rank calls it with the same data and
+parameters. After ``train_gan``, :func:`share_history` sends rank 0's history (the
+recorder's counters, the eq. 14 critic average, then the snapshots one at a time) to the
+other ranks, so every rank samples the same P_Ghist and starts D_TV from the same average.
+D_TV's eq. (10) steps then run as a :func:`wrap_module` DDP wrapper: ``batch_size`` data
+rows and ``batch_size`` history samples per rank and step (a global batch of
+``world_size × batch_size`` of each), drawn from the rank's own stream (:func:`rank_seed`:
+rank 0's as in a single process); ``dtv_records_`` hold the mean over the ranks and the
+validation AUPRC is rank 0's (:func:`from_main`), identical everywhere. Every rank ends
+with the same D_TV weights, threshold and training scores; save on rank 0. The knn
+estimator computes the same thing on every rank (the same history and seed; no
+communication after the history). ``random_state=None`` draws rank 0's seed for all.
+
 Multi-GPU (one process per GPU; nccl)::
 
     torchrun --nproc_per_node=4 -m historyad.cli.ddp --dataset mnist \\
         --data ../shared/data --anomaly 0 --device cuda --out runs/ddp
 
-runs :func:`main` (a GAN with the HistoryAD history on a leave-one-class-out split; rank 0
-saves ``gan.safetensors``, checkpoints each epoch). In your own script call
-:func:`init_distributed` first, then ``train_gan`` as usual, and use the run on rank 0.
+runs ``historyad.cli.ddp.main`` (a GAN with the HistoryAD history on a leave-one-class-out
+split; rank 0 saves ``gan.safetensors``, checkpoints each epoch); ``--detector historyad``
+fits the whole detector instead (rank 0 saves ``model.safetensors``). In your own script
+call :func:`init_distributed` first, then ``train_gan`` or ``HistoryAD(...).fit`` on every
+rank as usual.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -50,6 +68,8 @@ from historyad.training.checkpoint import CheckpointError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from historyad.training.run import GANRun
 
 logger = logging.getLogger(__name__)
 
@@ -112,19 +132,44 @@ def noise_seed(seeds: np.ndarray, random_state: int, par: DataParallel | None) -
     return int(np.random.SeedSequence([random_state, par.rank]).generate_state(1)[0])
 
 
+def rank_seed(seed: int, par: DataParallel | None) -> int:
+    """The seed of a rank's own random stream: ``seed`` itself on rank 0 (and in a single
+    process), one drawn from (``seed``, r) on rank r >= 1."""
+    if par is None or par.rank == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), par.rank]).generate_state(1)[0])
+
+
+def wrap_module(par: DataParallel | None, module: nn.Module) -> nn.Module:
+    """A DDP wrapper of ``module`` that averages its gradients across the group (it also
+    copies rank 0's parameters to every rank when built), or ``module`` itself."""
+    if par is None:
+        return module
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    dev = next(module.parameters()).device
+    return DDP(module, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+
 def wrap(par: DataParallel | None, generator: nn.Module,
          critic: nn.Module) -> tuple[nn.Module, nn.Module]:
     """The modules the optimisation steps run: DDP wrappers that average gradients across
     the group (``generator.latent_dim`` carried over), or the modules themselves."""
     if par is None:
         return generator, critic
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    dev = next(generator.parameters()).device
-    ids = [dev.index] if dev.type == "cuda" else None
-    g, c = DDP(generator, device_ids=ids), DDP(critic, device_ids=ids)
+    g, c = wrap_module(par, generator), wrap_module(par, critic)
     g.latent_dim = generator.latent_dim  # type: ignore[assignment]
     return g, c
+
+
+def from_main(par: DataParallel | None, value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (a picklable object; ``value`` itself in a single
+    process). Collective: every rank calls it."""
+    if par is None:
+        return value
+    box = [value if par.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def mean_over_ranks(par: DataParallel | None, values: torch.Tensor) -> torch.Tensor:
@@ -134,6 +179,69 @@ def mean_over_ranks(par: DataParallel | None, values: torch.Tensor) -> torch.Ten
     out = values.detach().clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out / par.world_size
+
+
+def share_history(par: DataParallel | None, run: GANRun) -> None:
+    """Give every rank rank 0's generator history, so that each can sample P_Ghist
+    (``run.history_sampler``) and read the eq. 14 critic average (``run.critic_average``).
+
+    ``train_gan`` records the history on rank 0 only; here rank 0 sends the recorder's
+    state (its counters and the critic average) and then its snapshots one at a time, and
+    every other rank rebuilds ``run.recorder`` from them: a store of the same kind and dtype
+    (a disk store in its own temporary directory, so that ranks on different machines, or
+    on one, never share files) holding the same snapshots at the same times. Collective:
+    every rank calls it. Nothing is sent in a single process, when every rank already holds
+    a recorder (e.g. the same ``GANRun`` loaded on each), or when rank 0 has none.
+    """
+    if par is None:
+        return
+    have: list[Any] = [None] * par.world_size
+    dist.all_gather_object(have, run.recorder is not None)
+    if all(have) or not have[0]:
+        return
+    from historyad.training._state import TENSORS_KEY, add_prefix, take_prefix
+    from historyad.training.history import HistoryRecorder
+
+    parts = ("store", "critic_store")
+    header = None
+    if par.is_main:
+        assert run.recorder is not None
+        state = run.recorder.state_dict()  # memory-store tensors are references, not copies
+        header = {k: v for k, v in state.items() if k != TENSORS_KEY}
+        header[TENSORS_KEY] = add_prefix("average.", take_prefix("average.", state[TENSORS_KEY]))
+    header = from_main(par, header)
+    recorder = None
+    if not have[par.rank]:
+        assert run.history_config is not None
+        local = dataclasses.replace(run.history_config, store_dir=None)
+        recorder = HistoryRecorder(local, n_epochs=run.gan_config.n_epochs,
+                                   iters_per_epoch=run.iters_per_epoch)
+        stores = {"store": recorder.store, "critic_store": recorder.critic_store}
+        recorder.load_state_dict({  # counters and average; the stores still empty
+            **header, **{p: _empty_store_state(header[p], stores[p]) for p in parts}})
+    for part in parts:
+        if header[part] is None:
+            continue
+        for k, t in enumerate(header[part]["times"]):  # one snapshot at a time: bounded memory
+            sent = getattr(run.recorder, part).load(k) if par.is_main else None
+            snapshot = from_main(par, sent)  # float32 CPU tensors
+            if recorder is not None:
+                getattr(recorder, part).add(t, snapshot)
+    if recorder is not None:
+        run.recorder = recorder
+    logger.info("rank %d holds the history: %d generator snapshots", par.rank,
+                len(header["store"]["times"]))
+
+
+def _empty_store_state(sent: dict[str, Any] | None, store: Any) -> dict[str, Any] | None:
+    """The state of an empty store like rank 0's ``sent`` one, in this rank's ``store``
+    (its own directory for a disk store)."""
+    if sent is None:
+        return None
+    empty = {**sent, "times": [], "names": [], "files": []}
+    if "directory" in sent:
+        empty["directory"] = str(store.directory)
+    return empty
 
 
 def rank_noise_states(par: DataParallel | None, noise: torch.Generator) -> dict[str, Any]:
@@ -175,11 +283,15 @@ __all__ = [
     "DataParallel",
     "checkpoint_on_main",
     "current",
+    "from_main",
     "init_distributed",
     "mean_over_ranks",
     "rank_noise_states",
+    "rank_seed",
     "restore_rank_noise",
+    "share_history",
     "training_device",
     "wrap",
+    "wrap_module",
 ]
 

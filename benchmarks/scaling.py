@@ -23,9 +23,9 @@ run (fit time, score time, peak RSS and its increase over the RSS before fit).
 
 Writes ``benchmarks/results/scaling_detectors.json``; prints markdown tables.
 
-    .venv/bin/python benchmarks/scaling.py                   # the full grid (hours here)
+    .venv/bin/python benchmarks/scaling.py                   # the full grid (about 1 h here)
     .venv/bin/python benchmarks/scaling.py --tables-n 1000 10000 100000 500000 \\
-        --images-n 1000 10000 60000 --cap 150                # the reduced grid of BENCHMARKS.md
+        --images-n 1000 10000 60000 --cap 150                # a reduced grid
 """
 
 from __future__ import annotations

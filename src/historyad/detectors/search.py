@@ -11,7 +11,18 @@ Engines, chosen by ``method``:
   dimension (BENCHMARKS.md, "The exact engine by dimension": 9× faster at 3 features, 10×
   slower at 62).
 - ``"ivf"``: FAISS ``IndexIVFFlat``, approximate: ``nlist`` ≈ 4·√N k-means cells, ``nprobe``
-  of them searched (``IVF_NPROBE``); on MNIST 60k recall@5 0.987 (BENCHMARKS.md, section 9).
+  of them searched (``IVF_NPROBE``). Above ``IVF_PCA_DIM`` features, when the first
+  ``IVF_PCA_DIM`` principal components hold at least ``IVF_PCA_MIN_VARIANCE`` of the
+  variance (and at least twice ``IVF_PCA_DIM`` features and as many rows as features to
+  estimate them), the cells hold those components (FAISS ``PCAMatrix`` in front of the IVF, an
+  ``IndexPreTransform``): a query's scan of its cells then stays in cache, and
+  ``IVF_CANDIDATES_PER_K`` × k candidates are re-ranked on full distances. On MNIST 60k the
+  training scores then take a fraction of the exact search's time at recall@5 ≈ 0.995
+  (BENCHMARKS.md, section 9). ``IVF_PCA_DIM``, ``IVF_NPROBE`` and ``IVF_CANDIDATES_PER_K``
+  were chosen on MNIST's training images, ``IVF_PCA_MIN_VARIANCE`` on MNIST, KMNIST and
+  two ADBench sets (variance share in 64 components, recall@5 of the PCA cells: MNIST 0.86,
+  0.995; KMNIST 0.75, 0.975; ADBench 24_mnist 0.98, 0.998; 17_InternetAds 0.54, 0.78 — so
+  InternetAds, like structureless data, keeps full-dimensional cells).
 - ``"hnsw"``: FAISS ``IndexHNSWFlat``, approximate (M = ``HNSW_M``, efSearch
   ``HNSW_EF_SEARCH``; recall@5 0.9996 on MNIST 60k); CPU only.
 - ``"sklearn"``: scikit-learn's ``NearestNeighbors`` with its defaults, the search this
@@ -57,9 +68,14 @@ TREE_CHUNK_ROWS = 65536
 REFINE_EXTRA = 4
 #: IVF: cells searched per query (of nlist ≈ 4·√N), k-means iterations and training rows
 #: per cell (recall and cost on MNIST: BENCHMARKS.md, "Neighbour search").
-IVF_NPROBE = 16
+IVF_NPROBE = 32
 IVF_NITER = 10
 IVF_TRAIN_PER_LIST = 40
+#: IVF above this many features: cells of the first IVF_PCA_DIM principal components, and
+#: IVF_CANDIDATES_PER_K × k candidates re-ranked on full distances (chosen on MNIST).
+IVF_PCA_DIM = 64
+IVF_CANDIDATES_PER_K = 4
+IVF_PCA_MIN_VARIANCE = 0.7
 #: HNSW: graph degree, construction and search beam widths.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
@@ -141,6 +157,7 @@ class NeighbourIndex:
         self.engine = _engine(method, self.dim)
         self.device = str(device)
         self.on_gpu = False
+        self._pca = False  # IVF on principal components (set by _build)
         if self.engine in ("kdtree", "sklearn"):
             from sklearn.neighbors import NearestNeighbors
 
@@ -179,25 +196,47 @@ class NeighbourIndex:
                 index = faiss.index_cpu_to_gpu(gpu[0], gpu[1], index)
                 self._gpu_res, self.on_gpu = gpu[0], True
             return index, centred
-        # ivf: the lists hold the rows in cell order, so the centred rows are kept as well
+        # ivf: the lists hold the rows in cell order (or their principal components), so the
+        # centred rows are kept as well, for re-ranking
         centred = data - self._mean
         nlist = max(1, min(round(4 * math.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatL2(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist)
-        self._quantizer = quantizer  # the IVF index does not own it
         n_train = min(n, IVF_TRAIN_PER_LIST * nlist)
         rng = np.random.default_rng(random_state)
         sample = centred if n_train == n else centred[np.sort(rng.choice(n, n_train, False))]
-        index.cp.seed = int(random_state)
-        index.cp.niter = IVF_NITER
+        pca = self._principal_components(faiss, sample)
+        cell_dim = IVF_PCA_DIM if pca is not None else d
+        quantizer = faiss.IndexFlatL2(cell_dim)
+        ivf = index = faiss.IndexIVFFlat(quantizer, cell_dim, nlist)
+        if pca is not None:
+            index = faiss.IndexPreTransform(pca, ivf)
+        self._parts = (quantizer, ivf, pca)  # the FAISS objects do not own their parts
+        ivf.cp.seed = int(random_state)
+        ivf.cp.niter = IVF_NITER
         index.train(sample)
         index.add(centred)
-        index.nprobe = min(IVF_NPROBE, nlist)
+        ivf.nprobe = min(IVF_NPROBE, nlist)
         if gpu is not None:
             self._cpu_index = index
             index = faiss.index_cpu_to_gpu(gpu[0], gpu[1], index)
             self._gpu_res, self.on_gpu = gpu[0], True
         return index, centred
+
+    def _principal_components(self, faiss: Any, sample: np.ndarray) -> Any:
+        """IVF's ``PCAMatrix`` to ``IVF_PCA_DIM`` dimensions, trained on ``sample``, when the
+        rows have at least twice as many features, the sample has at least as many rows as
+        features, and those components hold at least ``IVF_PCA_MIN_VARIANCE`` of the
+        variance; None otherwise (cells of full rows)."""
+        if self.dim < 2 * IVF_PCA_DIM or len(sample) < self.dim:
+            return None
+        pca = faiss.PCAMatrix(self.dim, IVF_PCA_DIM)
+        pca.train(sample)
+        eig = np.clip(faiss.vector_to_array(pca.eigenvalues), 0, None)
+        share = float(eig[:IVF_PCA_DIM].sum() / max(eig.sum(), 1e-30))
+        self._pca = share >= IVF_PCA_MIN_VARIANCE
+        logger.info("IVF cells: %s (the first %d principal components hold %.2f of the "
+                    "variance)", f"{IVF_PCA_DIM} principal components" if self._pca
+                    else f"full rows ({self.dim} features)", IVF_PCA_DIM, share)
+        return pca if self._pca else None
 
     # -- queries -------------------------------------------------------------------------
     def rows(self) -> np.ndarray:
@@ -256,7 +295,8 @@ class NeighbourIndex:
 
     def _search_centred(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         _faiss()  # thread count follows torch's
-        kk = min(self.n_rows, k + REFINE_EXTRA)
+        extra = (IVF_CANDIDATES_PER_K - 1) * k if self._pca else 0
+        kk = min(self.n_rows, k + max(REFINE_EXTRA, extra))
         _, cand = self._index.search(q, kk)  # (B, kk), -1 where fewer were found
         return self._refine(q, cand.astype(np.int64), k)
 

@@ -54,13 +54,27 @@ def test_signature_lists_own_parameters_then_the_options() -> None:
 
 @pytest.mark.parametrize(("names", "match", "error"), [
     (("no_such_option",), "no_such_option", KeyError),
-    (("out",), "must take an `opts` parameter", TypeError),
+    (("out",), "must take an `opts` parameter first", TypeError),
 ])
 def test_programming_errors_are_named(names: tuple[str, ...], match: str,
                                       error: type[Exception]) -> None:
     with pytest.raises(error, match=match):
         @with_options(*names)
         def cmd(out: int = 0) -> None:
+            pass
+
+
+def test_called_from_python_with_positional_arguments() -> None:
+    """The command's own parameters keep their positions; ``opts`` is filled in."""
+    @with_options("seed")
+    def cmd(opts: Any, a: int = 1, b: int = 2) -> tuple[Any, int, int]:
+        return opts["seed"], a, b
+
+    assert cmd(5, 6, seed=3) == (3, 5, 6)
+    assert cmd() == (None, 1, 2)
+    with pytest.raises(TypeError, match="first"):
+        @with_options("seed")
+        def late(a: int, opts: Any) -> None:
             pass
 
 

@@ -15,7 +15,11 @@ import pytest
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 
 SCRIPT = textwrap.dedent("""
-    import sys, time, torch
+    import signal, sys, time, torch
+    # the default actions, whatever the launcher left (nohup ignores SIGHUP, and the store
+    # rightly leaves an ignored signal alone)
+    for name in ("SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
     from historyad.training.stores import DiskSnapshotStore
     store = DiskSnapshotStore()
     store.add(0.5, {"w": torch.ones(4)})

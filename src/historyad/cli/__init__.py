@@ -145,8 +145,8 @@ def fit(
                             quick=quick_b, window=window, stride=stride,
                             download=opts["download"])
     resolved = {"command": "fit", "detector": name, "params": params, "dataset": ds_name,
-                "protocol": proto, "anomaly": anomaly if proto == "loo" else None,
-                "normal": normal if proto == "one-class" else None, "class": klass_value,
+                "protocol": proto, "anomaly": klass_value if proto == "loo" else None,
+                "normal": klass_value if proto == "one-class" else None, "class": klass_value,
                 "window": window, "stride": stride}
     ctx = jobs.run_context(out_p, quick=quick_b, seed=seed_i, data=data_s, device=device_s)
     record, path = jobs.run_fit(name, params, split, ctx=ctx, resolved=resolved,

@@ -100,12 +100,15 @@ READING = ("input_", "columns", "label_column", "timestamp_column", "delimiter",
 
 def with_options(*names: str) -> Callable[[F], F]:
     """Give a command the catalogue's options ``names`` (after its own parameters, in that
-    order). The command takes a parameter ``opts``: a read-only mapping from each of
-    ``names`` to the value given (the option's default when absent).
+    order). The command's first parameter is ``opts``: a read-only mapping from each of
+    ``names`` to the value given (the option's default when absent); called from Python,
+    the command takes its own parameters as before (positionally too) and the options as
+    keywords.
 
     Raises:
         KeyError: a name not in ``CATALOGUE`` (a programming error, at import).
-        TypeError: the command has no ``opts`` parameter, or already has one of ``names``.
+        TypeError: the command's first parameter is not ``opts``, or it already has one of
+            ``names``.
     """
     unknown = [n for n in names if n not in CATALOGUE]
     if unknown:
@@ -114,8 +117,8 @@ def with_options(*names: str) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         sig = inspect.signature(fn, eval_str=True)
-        if "opts" not in sig.parameters:
-            raise TypeError(f"{fn.__name__} must take an `opts` parameter")
+        if next(iter(sig.parameters), None) != "opts":
+            raise TypeError(f"{fn.__name__} must take an `opts` parameter first")
         clash = sorted(set(names) & set(sig.parameters))
         if clash:
             raise TypeError(f"{fn.__name__} declares {clash} itself and takes them from "
@@ -128,7 +131,7 @@ def with_options(*names: str) -> Callable[[F], F]:
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
             given = {n: kwargs.pop(n, CATALOGUE[n][1].default) for n in names}
-            return fn(*args, opts=_Opts(given), **kwargs)
+            return fn(_Opts(given), *args, **kwargs)
 
         params = [*own, *added]
         command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]

@@ -382,15 +382,15 @@ class HistoryAD(GANDetector):
         """Append D_TV's AUPRC (average precision, anomaly = positive) on the validation set
         (in a process group: rank 0's, sent to every rank); ValueError when its scores are
         not finite."""
-        auprc = None
-        if par is None or par.is_main:
+        def main_auprc() -> float | None:
             Xv, yv = val
             was_training = dtv.training
             dtv.eval()
             s = self._score_array(Xv, dtv, name="X_val")  # (N_val,) raw D_TV, batched
             dtv.train(was_training)
-            auprc = float(average_precision_score(yv, s)) if np.isfinite(s).all() else None
-        auprc = distributed.from_main(par, auprc)
+            return float(average_precision_score(yv, s)) if np.isfinite(s).all() else None
+
+        auprc = distributed.computed_on_main(par, main_auprc)  # rank 0 fails: every rank raises
         if auprc is None:  # every rank raises
             raise ValueError(f"D_TV gives non-finite scores on X_val at step "
                              f"{self.dtv_records_['step'][-1]}; lower dtv_lr={self.dtv_lr}")

@@ -172,6 +172,35 @@ def from_main(par: DataParallel | None, value: Any) -> Any:
     return box[0]
 
 
+class MainRankError(RuntimeError):
+    """Raised on every other rank when rank 0 failed inside :func:`computed_on_main`."""
+
+
+def computed_on_main(par: DataParallel | None, compute: Callable[[], Any]) -> Any:
+    """``compute()`` run on rank 0 alone and its result sent to every rank (``compute()``
+    itself in a single process). Collective: every rank calls it. When ``compute`` raises on
+    rank 0, rank 0 still sends, so no rank waits for ever: rank 0 re-raises its exception,
+    every other rank raises :class:`MainRankError` naming it."""
+    if par is None:
+        return compute()
+    failure: BaseException | None = None
+    value = None
+    if par.is_main:
+        try:
+            value = compute()
+        except Exception as exc:  # sent to the other ranks, then re-raised
+            failure = exc
+    box = [("error", f"{type(failure).__name__}: {failure}") if failure is not None
+           else ("ok", value)] if par.is_main else [None]
+    dist.broadcast_object_list(box, src=0)
+    status, payload = box[0]
+    if failure is not None:
+        raise failure
+    if status == "error":
+        raise MainRankError(f"rank 0 failed: {payload}")
+    return payload
+
+
 def mean_over_ranks(par: DataParallel | None, values: torch.Tensor) -> torch.Tensor:
     """``values`` averaged over the group (unchanged in a single process)."""
     if par is None:
@@ -203,13 +232,14 @@ def share_history(par: DataParallel | None, run: GANRun) -> None:
     from historyad.training.history import HistoryRecorder
 
     parts = ("store", "critic_store")
-    header = None
-    if par.is_main:
+    def main_header() -> dict[str, Any]:
         assert run.recorder is not None
         state = run.recorder.state_dict()  # memory-store tensors are references, not copies
         header = {k: v for k, v in state.items() if k != TENSORS_KEY}
         header[TENSORS_KEY] = add_prefix("average.", take_prefix("average.", state[TENSORS_KEY]))
-    header = from_main(par, header)
+        return header
+
+    header = computed_on_main(par, main_header)
     recorder = None
     if not have[par.rank]:
         assert run.history_config is not None
@@ -223,8 +253,8 @@ def share_history(par: DataParallel | None, run: GANRun) -> None:
         if header[part] is None:
             continue
         for k, t in enumerate(header[part]["times"]):  # one snapshot at a time: bounded memory
-            sent = getattr(run.recorder, part).load(k) if par.is_main else None
-            snapshot = from_main(par, sent)  # float32 CPU tensors
+            snapshot = computed_on_main(  # float32 CPU tensors; a failed read: every rank raises
+                par, lambda part=part, k=k: getattr(run.recorder, part).load(k))
             if recorder is not None:
                 getattr(recorder, part).add(t, snapshot)
     if recorder is not None:
@@ -281,7 +311,9 @@ def restore_rank_noise(par: DataParallel | None, state: dict[str, Any],
 
 __all__ = [
     "DataParallel",
+    "MainRankError",
     "checkpoint_on_main",
+    "computed_on_main",
     "current",
     "from_main",
     "init_distributed",

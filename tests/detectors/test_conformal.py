@@ -78,6 +78,19 @@ def test_split_calibration() -> None:
             split_calibration(X, bad)
 
 
+def test_calibration_fraction_leaves_the_detectors_own_minimum() -> None:
+    """A fraction that leaves fewer training rows than the detector needs is refused before
+    any training, naming its own minimum (kNN with k = 5: 6 rows), not a generic 2."""
+    X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    train, cal = split_calibration(X, 0.94, min_train=6)
+    assert len(train) == 6 and len(cal) == 94
+    with pytest.raises(ValueError, match=r"leaves 96 for calibration and 4 for training; "
+                       r"at least 1 and 6 are needed \(why\)"):
+        split_calibration(X, 0.96, min_train=6, min_train_reason="why")
+    with pytest.raises(ValueError, match=r"at least 1 and 6 are needed \(n_neighbors=5"):
+        KNNDetector().fit(X, calibration=0.96)
+
+
 # -- the false-alarm guarantee, every detector ---------------------------------------------
 @pytest.fixture(scope="module")
 def pools() -> dict[str, np.ndarray]:

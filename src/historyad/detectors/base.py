@@ -141,7 +141,9 @@ class BaseDetector(OutlierOutputs, BaseEstimator):
         if calibration is not None and not isinstance(calibration, float | int | np.number):
             calibration = self._scoring_input(calibration, name="calibration", fitted=False)
         n_all = len(Xn)
-        Xn, X_cal = split_calibration(Xn, calibration, seed=self._split_seed())
+        need, why = self._min_training_rows()
+        Xn, X_cal = split_calibration(Xn, calibration, seed=self._split_seed(),
+                                      min_train=need, min_train_reason=why)
         if len(Xn) != n_all:  # rows held out: the checks and the scaler see the rest only
             self._check_training_input(Xn)
             self._fit_scaler(Xn)

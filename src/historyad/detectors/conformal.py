@@ -104,7 +104,8 @@ def check_alpha_reachable(alpha: float, n_cal: int, *, two_sided: bool = False) 
 
 
 def split_calibration(
-    X: np.ndarray, calibration: Any, *, seed: int = 0
+    X: np.ndarray, calibration: Any, *, seed: int = 0, min_train: int = 2,
+    min_train_reason: str = "",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(X_train, X_cal) from ``fit``'s ``calibration`` argument.
 
@@ -117,6 +118,9 @@ def split_calibration(
       window (too low), which would make the p-values too small. Pass the windows of a
       separate stretch of normal data as an array for full control;
     - an array: held-out normal samples of the same per-sample shape as X.
+
+    ``min_train`` (and why, ``min_train_reason``): the fewest rows the detector must keep
+    to train on; a fraction leaving fewer is a ValueError naming both numbers.
     """
     if calibration is None:
         return X, None
@@ -129,10 +133,12 @@ def split_calibration(
             )
         n = len(X)
         n_cal = round(frac * n)
-        if n_cal < 1 or n - n_cal < 2:
+        need = max(2, int(min_train))
+        if n_cal < 1 or n - n_cal < need:
+            why = f" ({min_train_reason})" if min_train_reason else ""
             raise ValueError(
                 f"calibration={frac} of {n} samples leaves {n_cal} for calibration and "
-                f"{n - n_cal} for training; at least 1 and 2 are needed"
+                f"{n - n_cal} for training; at least 1 and {need} are needed{why}"
             )
         if X.ndim == 3:  # series windows: one contiguous block at the end
             return X[: n - n_cal], X[n - n_cal :]

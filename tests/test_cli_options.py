@@ -100,3 +100,28 @@ def test_every_command_takes_its_options_from_the_catalogue() -> None:
                 seen.setdefault(name, set()).add(id(param.default))
     assert set(COMMON) <= set(seen) and set(READING) <= set(seen)
     assert all(ids == {id(CATALOGUE[n][1])} for n, ids in seen.items())
+
+
+def test_a_parameter_given_twice_is_announced() -> None:
+    """``-p k=a -p k=b``: the last wins, and a note on stderr says so (the same value twice
+    is not worth a note)."""
+    from historyad.cli._plumbing import _parse_params
+
+    res = CliRunner().invoke(_params_app(), ["-p", "k=1", "-p", "j=x", "-p", "k=2"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == "{'k': 2, 'j': 'x'}"
+    assert "note: --param k is given twice (1, then 2): the last, 2, is used" in res.stderr
+    assert _parse_params(["k=1", "k=1"]) == {"k": 1}
+
+
+def _params_app() -> typer.Typer:
+    from historyad.cli._plumbing import _parse_params
+
+    toy = typer.Typer()
+
+    @toy.command()
+    @with_options("param")
+    def run(opts: Any) -> None:
+        typer.echo(str(_parse_params(opts["param"])))
+
+    return toy

@@ -252,7 +252,11 @@ def _parse_params(items: Sequence[str] | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise CLIError(f"--param {item!r} is not allowed; use key=value (e.g. n_epochs=2)")
-        out[key.strip()] = _parse_value(value.strip())
+        key, parsed = key.strip(), _parse_value(value.strip())
+        if key in out and out[key] != parsed:
+            _note(f"--param {key} is given twice ({out[key]!r}, then {parsed!r}): the last, "
+                  f"{parsed!r}, is used")
+        out[key] = parsed
     return out
 
 

@@ -43,12 +43,18 @@ def make(name: str, **extra: Any) -> BaseDetector:
     return get_detector(name.removesuffix("-knn"))(**{**FAST[name], **extra})
 
 
+def normal_and_shifted(n_train: int, n_shifted: int) -> tuple[np.ndarray, np.ndarray]:
+    """(X (n_train, 4) standard normal, X_test: 20 normal rows then n_shifted rows centred
+    at 4), float32, seed 0."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_train, 4)).astype(np.float32)
+    X_test = np.vstack([rng.normal(size=(20, 4)), rng.normal(4.0, 1.0, size=(n_shifted, 4))])
+    return X, X_test.astype(np.float32)
+
+
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(320, 4)).astype(np.float32)
-    X_test = np.vstack([rng.normal(size=(20, 4)), rng.normal(4.0, 1.0, size=(20, 4))])
-    return X, X_test.astype(np.float32)
+    return normal_and_shifted(320, 20)
 
 
 @pytest.fixture(scope="module")

@@ -23,15 +23,12 @@ from historyad.detectors.persistence import (
     _digest,
     resolve_device,
 )
-from tests.detectors.test_contract import NAMES, make
+from tests.detectors.test_contract import NAMES, make, normal_and_shifted
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(240, 4)).astype(np.float32)
-    X_test = np.vstack([rng.normal(size=(20, 4)), rng.normal(4.0, 1.0, size=(10, 4))])
-    return X, X_test.astype(np.float32)
+    return normal_and_shifted(240, 10)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import typer
@@ -131,7 +132,7 @@ def with_options(*names: str) -> Callable[[F], F]:
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
             given = {n: kwargs.pop(n, CATALOGUE[n][1].default) for n in names}
-            return fn(_Opts(given), *args, **kwargs)
+            return fn(MappingProxyType(given), *args, **kwargs)  # read-only
 
         params = [*own, *added]
         command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
@@ -140,25 +141,6 @@ def with_options(*names: str) -> Callable[[F], F]:
         return command  # type: ignore[return-value]
 
     return decorate
-
-
-class _Opts(Mapping[str, Any]):
-    """The values of a command's catalogue options (read-only)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._values = values
-
-    def __getitem__(self, name: str) -> Any:
-        return self._values[name]
-
-    def __iter__(self) -> Any:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        return f"opts({self._values!r})"
 
 
 __all__ = ["CATALOGUE", "COMMON", "READING", "with_options"]
